@@ -1,0 +1,1 @@
+"""picd: ultra-low-bitrate screen, document and photo compression."""

@@ -1,0 +1,288 @@
+"""Encode and decode: the pipeline as plain functions over explicit inputs.
+
+Encode::
+
+    page image --ocr--> words --layout.build_layer--> text layer (verified words only)
+                                        |                      |
+                                  text mask              layout.textcoder (lossless)
+                                        v                      |
+             remove_text(image, mask) -> BackgroundCodec       |
+                                        \\                     /
+                                         .picd container (docs/bitstream.md)
+
+Decode: container -> text layer + background -> renderer -> image.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from layout.analyze import Analysis, LayoutConfig, build_layer
+from layout.model import TextLayer
+from layout.textcoder import decode_layer, encode_layer
+from picd import container as ct
+from picd.background import ClassicalBackgroundCodec, get_background_codec, remove_text
+from picd.errors import BadInputError, BadStreamError, PicdError
+from picd.imageio import Page, Source, load_input, save_image_atomic, write_atomic
+
+#: Default target when neither ``bpp`` nor ``quality`` is given, per mode.
+DEFAULT_BPP = {ct.Mode.NATURAL: 0.05, ct.Mode.SCREEN: 0.02, ct.Mode.DOCUMENT: 0.02}
+MODES = ("auto", "screen", "document", "natural")
+#: Text codec id in the container (append-only).
+TEXT_CODEC_ID = 1
+
+Progress = Callable[[str], None]
+
+
+def quality_to_bpp(quality: float) -> float:
+    """``--quality Q`` (0..100) -> background rate: 0.002 * 2**(Q / 12.5) bits per pixel
+    (0.002 at Q=0, 0.032 at Q=50, 0.512 at Q=100); the text layer is lossless on top."""
+    if not 0 <= quality <= 100:
+        raise BadInputError(f"quality {quality} out of range (0..100)")
+    return 0.002 * 2 ** (quality / 12.5)
+
+
+@dataclass
+class EncodeResult:
+    """Everything the encoder made, for `picd info`, the benchmark and ``--keep``."""
+
+    data: bytes
+    mode: ct.Mode
+    width: int
+    height: int
+    text_bytes: int
+    background_bytes: int
+    target_bytes: int | None
+    analysis: Analysis | None
+    background: np.ndarray  # the background that was coded (text removed)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def bpp(self) -> float:
+        return len(self.data) * 8 / (self.width * self.height)
+
+
+def _note(progress: Progress | None, msg: str) -> None:
+    if progress is not None:
+        progress(msg)
+
+
+def encode_detailed(
+    src: Source | Page,
+    *,
+    mode: str = "auto",
+    bpp: float | None = None,
+    quality: float | None = None,
+    page: int = 1,
+    dpi: float = 100.0,
+    layout_config: LayoutConfig | None = None,
+    ocr_engine: str = "rapidocr",
+    progress: Progress | None = None,
+) -> EncodeResult:
+    """Encode an image or PDF page; see `encode`. Returns the bytes and what was made on the way."""
+    if mode not in MODES:
+        raise BadInputError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+    if bpp is not None and quality is not None:
+        raise BadInputError("give either a target bpp or a quality, not both")
+    if bpp is not None and not 0 < bpp <= 24:
+        raise BadInputError(f"target bpp {bpp} out of range (0 < bpp <= 24)")
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    pg = src if isinstance(src, Page) else load_input(src, page=page, dpi=dpi)
+    image = pg.image
+    h, w = image.shape[:2]
+    timings["load"] = time.perf_counter() - t0
+
+    analysis: Analysis | None = None
+    if mode == "natural":
+        cmode = ct.Mode.NATURAL
+    else:
+        t = time.perf_counter()
+        if pg.lines is not None:
+            lines = pg.lines
+        else:
+            from ocr import get_engine
+
+            _note(progress, "recognising text")
+            lines = get_engine(ocr_engine).recognize(image)
+        timings["ocr"] = time.perf_counter() - t
+        t = time.perf_counter()
+        _note(progress, f"analysing {sum(len(l.words) for l in lines)} words")
+        analysis = build_layer(image, lines, layout_config or LayoutConfig())
+        timings["layout"] = time.perf_counter() - t
+        if mode == "auto":
+            if pg.kind == "pdf":
+                cmode = ct.Mode.DOCUMENT
+            else:
+                cmode = ct.Mode.SCREEN if analysis.layer.lines else ct.Mode.NATURAL
+        else:
+            cmode = ct.Mode.SCREEN if mode == "screen" else ct.Mode.DOCUMENT
+
+    layer = analysis.layer if analysis is not None else TextLayer(w, h, ())
+    t = time.perf_counter()
+    text_payload = encode_layer(layer) if layer.lines else b""
+    timings["text"] = time.perf_counter() - t
+
+    warnings: list[str] = []
+    if bpp is None:
+        bpp = quality_to_bpp(quality) if quality is not None else DEFAULT_BPP[cmode]
+        target = None if quality is not None else int(bpp * w * h / 8)
+        bg_budget = int(bpp * w * h / 8) if quality is not None else None
+    else:
+        target = int(bpp * w * h / 8)
+        bg_budget = None
+
+    t = time.perf_counter()
+    _note(progress, "removing text from the background")
+    if analysis is not None and analysis.text_mask.any():
+        background = remove_text(image, analysis.text_mask)
+        weight = 1.0 - _coverage(layer)
+    else:
+        background = image
+        weight = None
+    timings["inpaint"] = time.perf_counter() - t
+
+    codec = ClassicalBackgroundCodec()
+    sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text_payload)] if text_payload else []
+    fixed = ct.overhead(len(sections) + 1, w, h) + _len_extra(len(text_payload))
+    if bg_budget is None:
+        assert target is not None
+        bg_budget = target - fixed - len(text_payload)
+        if bg_budget < codec.min_bytes():
+            warnings.append(
+                f"the text layer alone ({len(text_payload)} bytes) leaves no room under the target "
+                f"of {target} bytes; the background is coded at its floor"
+            )
+            bg_budget = codec.min_bytes()
+    t = time.perf_counter()
+    _note(progress, f"coding the background in {bg_budget} bytes")
+    for _ in range(3):  # the section's length varint may grow by a byte or two
+        bg_payload = codec.compress(background, bg_budget, weight)
+        data = ct.pack(ct.Container(w, h, cmode, (*sections, ct.Section(ct.Tag.BACKGROUND, codec.codec_id, bg_payload))))
+        if target is None or len(data) <= target or bg_budget <= codec.min_bytes():
+            break
+        bg_budget = max(codec.min_bytes(), bg_budget - (len(data) - target))
+    timings["background"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return EncodeResult(
+        data=data,
+        mode=cmode,
+        width=w,
+        height=h,
+        text_bytes=len(text_payload),
+        background_bytes=len(bg_payload),
+        target_bytes=target,
+        analysis=analysis,
+        background=background,
+        warnings=warnings,
+        timings=timings,
+    )
+
+
+def _len_extra(n: int) -> int:
+    return len(ct.write_varint(n)) - 1
+
+
+def _coverage(layer: TextLayer) -> np.ndarray:
+    from layout.raster import layer_coverage
+
+    return np.clip(layer_coverage(layer), 0.0, 1.0)
+
+
+def encode(
+    src: Source,
+    *,
+    mode: str = "auto",
+    bpp: float | None = None,
+    quality: float | None = None,
+    page: int = 1,
+    dpi: float = 100.0,
+    layout_config: LayoutConfig | None = None,
+) -> bytes:
+    """Encode an image or one PDF page to `.picd` bytes.
+
+    Args:
+        src: a path (image or PDF), file bytes, a PIL image or an RGB array.
+        mode: ``auto`` (PDF -> document; image with text -> screen; else natural),
+            ``screen``, ``document`` or ``natural`` (no text layer, background only).
+        bpp: target size in bits per pixel, all file bytes counted; the file lands at or under
+            it unless the lossless text layer alone is larger (then the background is coded at
+            its floor). Default: `DEFAULT_BPP` for the mode.
+        quality: instead of ``bpp``, 0..100 for the background (see `quality_to_bpp`).
+        page: 1-based page of a PDF. dpi: resolution a PDF page is rendered at.
+    """
+    return encode_detailed(
+        src, mode=mode, bpp=bpp, quality=quality, page=page, dpi=dpi, layout_config=layout_config
+    ).data
+
+
+@dataclass(frozen=True)
+class Decoded:
+    image: np.ndarray
+    layer: TextLayer
+    background: np.ndarray
+    container: ct.Container
+
+
+def decode_detailed(data: bytes, renderer: str = "paste") -> Decoded:
+    from renderer import get_renderer
+
+    c = ct.unpack(data)
+    text = c.section(ct.Tag.TEXT)
+    if text is not None:
+        if text.codec != TEXT_CODEC_ID:
+            from picd.errors import MissingModelError
+
+            raise MissingModelError(f"text codec id {text.codec} is not known to this picd")
+        try:
+            layer = decode_layer(text.payload, c.width, c.height)
+        except PicdError:
+            raise
+        except Exception as exc:  # a corrupted payload that slipped past the checksum
+            raise BadStreamError(f"corrupted text section ({exc.__class__.__name__})") from None
+    else:
+        layer = TextLayer(c.width, c.height, ())
+    bg = c.section(ct.Tag.BACKGROUND)
+    if bg is None:
+        raise BadStreamError("corrupted .picd file (no background section)")
+    background = get_background_codec(bg.codec).decompress(bg.payload, c.width, c.height)
+    image = get_renderer(renderer).render(background, layer, int(c.mode))
+    return Decoded(image, layer, background, c)
+
+
+def decode(data: bytes, renderer: str = "paste") -> Image.Image:
+    """Decode `.picd` bytes to an RGB PIL image."""
+    return Image.fromarray(decode_detailed(data, renderer).image)
+
+
+def keep_intermediates(result: EncodeResult, folder: str | Path) -> list[Path]:
+    """Write the encoder's intermediate images to ``folder`` (``--keep``)."""
+    from layout.raster import draw_layer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    bg_path = folder / "background_in.png"
+    save_image_atomic(bg_path, result.background)
+    out.append(bg_path)
+    if result.analysis is not None:
+        a = result.analysis
+        p = folder / "text_mask.png"
+        save_image_atomic(p, (a.text_mask * 255).astype(np.uint8))
+        out.append(p)
+        p = folder / "glyphs.png"
+        white = np.full((result.height, result.width, 3), 255, np.uint8)
+        save_image_atomic(p, draw_layer(white, a.layer))
+        out.append(p)
+        p = folder / "rejected.txt"
+        lines = [f"{wd.text}\t{wd.box}\t{score:.3f}\t{why}" for wd, score, why in a.rejected]
+        write_atomic(p, ("\n".join(lines) + "\n").encode() if lines else b"")
+        out.append(p)
+    return out

@@ -105,9 +105,10 @@ def load_image(src: Source) -> np.ndarray:
         if isinstance(src, Image.Image):
             im = src
         else:
-            im = Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
+            with _bomb_limit(None):  # our own size check below names the limit
+                im = Image.open(io.BytesIO(src) if isinstance(src, bytes) else src)
         _check_size(im.width, im.height, name)
-        with _bomb_limit():
+        with _bomb_limit(MAX_PIXELS):
             im.load()
         im = ImageOps.exif_transpose(im)
     except BadInputError:
@@ -124,9 +125,12 @@ def load_image(src: Source) -> np.ndarray:
 
 
 class _bomb_limit:
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+
     def __enter__(self) -> None:
         self.old = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        Image.MAX_IMAGE_PIXELS = self.limit
 
     def __exit__(self, *exc: object) -> None:
         Image.MAX_IMAGE_PIXELS = self.old

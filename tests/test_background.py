@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from picd.background import ClassicalBackgroundCodec, get_background_codec, remove_text
+from picd.errors import BadStreamError, MissingModelError
+
+
+def _ui_image(h=180, w=320):
+    rng = np.random.default_rng(1)
+    img = np.full((h, w, 3), (240, 242, 245), np.uint8)
+    img[20:60, 10:150] = (30, 90, 200)  # a coloured button
+    img[100:170, 200:310] = rng.integers(0, 255, (70, 110, 3), dtype=np.uint8)  # a photo
+    return img
+
+
+def test_remove_text_fills_from_surroundings():
+    img = _ui_image()
+    text = img.copy()
+    mask = np.zeros(img.shape[:2], bool)
+    for y in range(28, 52, 6):  # thin "strokes" inside the button, as text is
+        mask[y : y + 2, 20:140] = True
+    mask[28:52, 40:42] = True
+    text[mask] = (255, 255, 255)
+    out = remove_text(text, mask)
+    assert np.abs(out[mask].astype(int) - (30, 90, 200)).max() <= 2
+    assert np.array_equal(out[~mask], text[~mask])
+
+
+@pytest.mark.parametrize("budget", [60, 300, 1500])
+def test_classical_codec_stays_within_budget_and_improves_with_rate(budget):
+    img = _ui_image()
+    codec = ClassicalBackgroundCodec()
+    payload = codec.compress(img, budget)
+    assert len(payload) <= budget
+    out = codec.decompress(payload, img.shape[1], img.shape[0])
+    assert out.shape == img.shape and out.dtype == np.uint8
+    mse = ((out.astype(float) - img) ** 2).mean()
+    small = codec.decompress(codec.compress(img, 40), img.shape[1], img.shape[0])
+    assert mse <= ((small.astype(float) - img) ** 2).mean()
+
+
+def test_flat_floor_and_corruption():
+    img = _ui_image()
+    codec = ClassicalBackgroundCodec()
+    floor = codec.compress(img, 4)
+    assert len(floor) == 4 and floor[0] == 0
+    with pytest.raises(BadStreamError):
+        codec.decompress(b"\x01\x05abc", 32, 32)
+    with pytest.raises(BadStreamError):
+        codec.decompress(b"", 32, 32)
+    with pytest.raises(MissingModelError, match="id 99"):
+        get_background_codec(99)
+
+
+def test_weight_zero_pixels_do_not_count():
+    img = _ui_image()
+    w = np.ones(img.shape[:2], np.float32)
+    w[:, :160] = 0  # left half will be covered by text
+    codec = ClassicalBackgroundCodec()
+    a = codec.decompress(codec.compress(img, 400, w), img.shape[1], img.shape[0])
+    b = codec.decompress(codec.compress(img, 400), img.shape[1], img.shape[0])
+    err = lambda x: ((x[:, 160:].astype(float) - img[:, 160:]) ** 2).mean()  # noqa: E731
+    assert err(a) <= err(b) + 1e-6

@@ -1,0 +1,719 @@
+"""From recognised words to the text layer: style estimation and verification.
+
+Data flow for each OCR line::
+
+    words -> per-word colours (background bg, text fg) and observed coverage alpha
+          -> runs of words sharing one colour/style (an OCR line may be split)
+          -> per run: font, em size and baseline fitted by rendering candidates
+          -> per word: x and width fitted to the word's ink
+          -> verification: the word drawn exactly as the decoder will draw it vs the original
+          -> accepted words go into the layer and the text mask; the rest stay in the background
+
+Observed coverage. Around a word the image is modelled as ``pixel = bg + alpha * (fg - bg)``,
+so ``alpha = <pixel - bg, fg - bg> / |fg - bg|^2`` clipped to 0..1. ``bg`` is the median of a
+ring of pixels around the word box, ``fg`` the mean of the pixels that differ most from ``bg``.
+This handles dark-on-light and light-on-dark text alike.
+
+Verification score (see `_verify_word`). Both the observed coverage O and the rendered coverage
+R are blurred with a 3x3 binomial kernel (tolerates one-pixel differences in hinting and
+anti-aliasing) and compared by soft Dice, ``2 * sum(min(O, R)) / (sum(O) + sum(R))``: 1 for
+identical ink, 0 for disjoint ink. The score of a word is the minimum of its whole-word Dice and
+the Dice of every character cell (the columns between consecutive pen positions, the first and
+last cells extended to the window edges), so one wrong, missing or extra character sinks the
+word even when the rest matches. The best of the integer shifts ``|dx| <= max_shift`` is used and
+the word is moved by it. A word is rejected when its score is below ``verify_threshold`` or,
+on lines of three or more words, more than ``line_drop`` below the line's median score.
+
+Misreading check (see `_better_reading`). Dice alone is lenient where our face differs from the
+original one, so every letter/digit is also compared in context with all 62 alternatives
+(neighbours drawn too, +-1 px): if a non-look-alike glyph fits the original clearly better
+(``alt_margin``), the word is rejected as misread. A missing or extra character shows as a
+horizontal scale off the line's median (``max_stretch_dev``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from layout.fonts import FONTS, covers, font_available, load_font
+from layout.model import Line, Style, TextLayer, Word
+from layout.raster import natural_alpha, word_alpha
+from ocr.base import OcrLine, OcrWord
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    """Settings of `build_layer` (defaults defined here only).
+
+    Attributes:
+        verify_threshold: words whose verification score (soft Dice, 0..1, see module doc) is
+            below this are rejected and stay in the background.
+        min_confidence: words the OCR engine is less sure of are rejected without rendering.
+        min_contrast: minimum RGB distance between text and background colour; fainter words are
+            rejected (their colour and shape cannot be estimated reliably).
+        max_stretch: a word whose fitted horizontal scale (observed ink width over the font's ink
+            width) is outside ``[1 / max_stretch, max_stretch]`` is rejected.
+        max_stretch_dev: on lines of three or more words, a word whose horizontal scale differs
+            from the line's median by more than this fraction is rejected (a missing or extra
+            character changes the scale by about one character's share).
+        line_drop: on lines of three or more words, a word scoring more than this below the
+            line's median score is rejected too (the line's median tells how well our face
+            matches the original one, so the bar rises where the face matches well).
+        max_shift: verification tries horizontal shifts up to this many pixels.
+        alt_margin: a word is rejected as misread when, in some character's cell, another letter
+            or digit (not a look-alike) matches the original pixels better by more than this
+            soft-Dice margin.
+        color_split: consecutive words of one OCR line whose text colours differ by more than
+            this RGB distance go to separate layer lines.
+        fit_words: at most this many words (the longest) of a line are used to choose its font,
+            size and baseline.
+        page_fonts: after the first `probe_lines` lines, only this many best-scoring faces of the
+            page so far (plus their bold/regular twins) are tried on further lines.
+        probe_lines: number of lines on which every candidate face is tried.
+        refine_fonts: the integer size and baseline of this many best faces of a line are
+            refined before the face is chosen.
+        refine_steps: at most this many steps of coordinate ascent (size +-1, baseline +-1) on
+            the line's match score refine each of those faces.
+        candidates: ids of the faces tried for raster OCR input (no style hints), in order of
+            preference on ties.
+        mask_alpha: observed coverage above which a pixel inside an accepted word's box belongs
+            to the text mask.
+        mask_dilation: the text mask is dilated by this many pixels (anti-aliasing fringes).
+    """
+
+    verify_threshold: float = 0.6
+    min_confidence: float = 0.5
+    min_contrast: float = 40.0
+    max_stretch: float = 1.6
+    max_stretch_dev: float = 0.12
+    line_drop: float = 0.25
+    max_shift: int = 1
+    alt_margin: float = 0.05
+    color_split: float = 60.0
+    fit_words: int = 6
+    page_fonts: int = 2
+    probe_lines: int = 8
+    refine_fonts: int = 3
+    refine_steps: int = 3
+    candidates: tuple[int, ...] = (16, 17, 0, 1, 8, 9, 12, 13, 4, 5)
+    mask_alpha: float = 0.1
+    mask_dilation: int = 1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Result of `build_layer`.
+
+    Attributes:
+        layer: the text layer of the accepted words.
+        text_mask: bool (H, W), pixels of the original glyphs of accepted words (dilated) and of
+            their redrawn coverage: to be inpainted away before the background is coded.
+        rejected: ``(word, score, reason)`` for every word left in the background; score is the
+            verification score, or NaN where the word was not rendered.
+    """
+
+    layer: TextLayer
+    text_mask: np.ndarray
+    rejected: list[tuple[OcrWord, float, str]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Observation of one word
+
+
+@dataclass
+class _Obs:
+    word: OcrWord
+    text: str
+    bg: np.ndarray  # (3,) float32
+    fg: np.ndarray  # (3,) float32
+    win: tuple[int, int, int, int]  # window (x0, y0, x1, y1) in image pixels
+    alpha: np.ndarray  # observed coverage in the window, float32
+    ink: tuple[int, int, int, int]  # tight ink box in image pixels, exclusive ends
+    box: tuple[int, int, int, int]  # the word's box after snapping to the line's ink segments
+
+
+def _clean(text: str) -> str:
+    return "".join(unicodedata.normalize("NFC", text).split())
+
+
+def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
+    """Colours, coverage and ink box of one word in `box`; or a rejection reason."""
+    H, W = img.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+    if x1 <= x0 or y1 <= y0:
+        return "empty box"
+    h = y1 - y0
+    # Ring for the background colour.
+    r = max(2, h // 6)
+    rx0, ry0, rx1, ry1 = max(0, x0 - r), max(0, y0 - r), min(W, x1 + r), min(H, y1 + r)
+    outer = img[ry0:ry1, rx0:rx1].reshape(-1, 3)
+    inner_mask = np.zeros((ry1 - ry0, rx1 - rx0), bool)
+    inner_mask[max(0, y0 - 1 - ry0):y1 + 1 - ry0, max(0, x0 - 1 - rx0):x1 + 1 - rx0] = True
+    ring = outer[~inner_mask.ravel()]
+    if ring.shape[0] < 4:
+        ring = outer
+    bg = np.median(ring, axis=0).astype(np.float32)
+    # Window: the box plus a margin for verification shifts and ascenders cut by the box.
+    mx, my = 2 + cfg.max_shift, max(2, h // 4)
+    wx0, wy0, wx1, wy1 = max(0, x0 - mx), max(0, y0 - my), min(W, x1 + mx), min(H, y1 + my)
+    crop = img[wy0:wy1, wx0:wx1]
+    box = crop[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0].reshape(-1, 3)
+    d = np.sqrt(((box - bg) ** 2).sum(axis=1))
+    dmax = float(d.max())
+    if dmax < cfg.min_contrast:
+        return "low contrast"
+    fg = box[d >= 0.95 * dmax].mean(axis=0).astype(np.float32)
+    v = fg - bg
+    alpha = np.clip(((crop - bg) @ v) / float(v @ v), 0.0, 1.0).astype(np.float32)
+    # Ink box inside the OCR box (one pixel of slack).
+    bx0, by0 = max(0, x0 - 1 - wx0), max(0, y0 - 1 - wy0)
+    inside = alpha[by0:y1 + 1 - wy0, bx0:x1 + 1 - wx0] > 0.5
+    rows = np.flatnonzero(inside.any(axis=1))
+    cols = np.flatnonzero(inside.any(axis=0))
+    if rows.size == 0:
+        return "no ink"
+    ink = (wx0 + bx0 + int(cols[0]), wy0 + by0 + int(rows[0]),
+           wx0 + bx0 + int(cols[-1]) + 1, wy0 + by0 + int(rows[-1]) + 1)
+    return _Obs(word, text, bg, fg, (wx0, wy0, wx1, wy1), alpha, ink, (x0, y0, x1, y1))
+
+
+def _snap_boxes(img: np.ndarray, words: list[OcrWord]) -> list[tuple[int, int, int, int] | None]:
+    """Word boxes snapped to the line's ink: OCR word boxes are often a few pixels off.
+
+    The line's columns are split into ink segments at blank gaps of at least ``0.15 *`` the line
+    height; each segment goes to the word box it overlaps most, and a word's box spans the
+    segments it got (None: no ink). Over-splitting is harmless; words that touch stay merged to
+    whichever box overlaps them most.
+    """
+    H, W = img.shape[:2]
+    boxes = [tuple(int(v) for v in w.box) for w in words]
+    lx0 = max(0, min(b[0] for b in boxes) - 4)
+    lx1 = min(W, max(b[2] for b in boxes) + 4)
+    ly0 = max(0, min(b[1] for b in boxes))
+    ly1 = min(H, max(b[3] for b in boxes))
+    if lx1 <= lx0 or ly1 <= ly0:
+        return [None] * len(words)
+    region = img[ly0:ly1, lx0:lx1]
+    flat = region.reshape(-1, 3)
+    bg = np.median(np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]]), axis=0)
+    d = np.sqrt(((flat - bg) ** 2).sum(axis=1)).reshape(region.shape[:2])
+    thr = max(20.0, 0.4 * float(np.percentile(d, 99)))
+    colink = (d > thr).any(axis=0)
+    gap = max(2, int(round(0.15 * (ly1 - ly0))))
+    segs: list[list[int]] = []
+    blank = gap
+    for i, c in enumerate(colink):
+        if c:
+            if blank >= gap or not segs:
+                segs.append([i, i + 1])
+            else:
+                segs[-1][1] = i + 1
+            blank = 0
+        else:
+            blank += 1
+    spans: list[list[int] | None] = [None] * len(words)
+    for a, b in segs:
+        a, b = a + lx0, b + lx0
+        ov = [min(b, bx[2]) - max(a, bx[0]) for bx in boxes]
+        k = int(np.argmax(ov))
+        if ov[k] <= 0:
+            continue
+        if spans[k] is None:
+            spans[k] = [a, b]
+        else:
+            spans[k] = [min(spans[k][0], a), max(spans[k][1], b)]
+    return [None if sp is None else (sp[0], bx[1], sp[1], bx[3]) for sp, bx in zip(spans, boxes)]
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting
+
+
+_REF = 64  # reference em size (px) for fitting sizes from outlines
+
+
+@dataclass(frozen=True)
+class _InkMetrics:
+    top: int  # ink rows relative to the baseline (exclusive bottom)
+    bottom: int
+    left: int  # ink columns relative to the pen origin (exclusive right)
+    right: int
+    advance: float
+
+
+@lru_cache(maxsize=16384)
+def _ink_metrics(text: str, font: int, size: int) -> _InkMetrics | None:
+    """Ink extents of `text` (coverage > 1/2) at `size`; at the reference size the outline's
+    bounding box, which is cheaper and as good."""
+    if size == _REF:
+        f = load_font(font, size)
+        l, t, r, b = f.getbbox(text, anchor="ls")
+        return None if r <= l or b <= t else _InkMetrics(t, b, l, r, float(f.getlength(text)))
+    nat, nx, ny, adv = natural_alpha(text, font, size)
+    if nat.size == 0:
+        return None
+    m = nat > 127
+    rows = np.flatnonzero(m.any(axis=1))
+    cols = np.flatnonzero(m.any(axis=0))
+    if rows.size == 0:
+        return None
+    return _InkMetrics(ny + int(rows[0]), ny + int(rows[-1]) + 1,
+                       nx + int(cols[0]), nx + int(cols[-1]) + 1, adv)
+
+
+def _fit_size_baseline(obs: list[_Obs], font: int) -> tuple[float, float] | None:
+    """Least-squares em size and baseline from the ink tops and bottoms of the words, using the
+    face's outlines at a large reference size (hinting at the real size is left to the search
+    in `_choose_style`)."""
+    rows, rhs = [], []
+    for o in obs:
+        m = _ink_metrics(o.text, font, _REF)
+        if m is None or m.bottom - m.top < _REF * 0.2:
+            continue  # punctuation-only words carry little information
+        rows += [(1.0, m.top / _REF), (1.0, m.bottom / _REF)]
+        rhs += [o.ink[1], o.ink[3]]
+    if not rows:
+        return None
+    sol, *_ = np.linalg.lstsq(np.asarray(rows), np.asarray(rhs, float), rcond=None)
+    baseline, size = float(sol[0]), float(sol[1])
+    if not (3.0 <= size <= 1000.0):
+        return None
+    return size, baseline
+
+
+def _fit_x(o: _Obs, font: int, size: int) -> tuple[int, int, float] | None:
+    """Word x and width fitting the rendered ink to the observed ink columns; and the stretch."""
+    m = _ink_metrics(o.text, font, size)
+    if m is None or m.right <= m.left:
+        return None
+    k = (o.ink[2] - o.ink[0]) / (m.right - m.left)
+    width = max(1, int(round(m.advance * k)))
+    x = int(round(o.ink[0] - m.left * k))
+    return x, width, k
+
+
+def _blur(a: np.ndarray) -> np.ndarray:
+    return cv2.sepFilter2D(a, -1, _K, _K, borderType=cv2.BORDER_CONSTANT)
+
+
+_K = np.array([0.25, 0.5, 0.25], np.float32)
+
+
+def _render_in_window(o: _Obs, style: Style, x: int, width: int, baseline: int) -> np.ndarray:
+    """Rendered coverage of the word placed at (x, baseline), cropped to the word's window."""
+    wx0, wy0, wx1, wy1 = o.win
+    out = np.zeros((wy1 - wy0, wx1 - wx0), np.float32)
+    a, dx, dy = word_alpha(o.text, style, width)
+    if a.size == 0:
+        return out
+    px, py = x + dx - wx0, baseline + dy - wy0
+    h, w = a.shape
+    cx0, cy0 = max(0, px), max(0, py)
+    cx1, cy1 = min(out.shape[1], px + w), min(out.shape[0], py + h)
+    if cx1 > cx0 and cy1 > cy0:
+        out[cy0:cy1, cx0:cx1] = a[cy0 - py:cy1 - py, cx0 - px:cx1 - px]
+    return out
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    s = float(a.sum() + b.sum())
+    return 2.0 * float(np.minimum(a, b).sum()) / s if s > 0 else 0.0
+
+
+def _shift_x(a: np.ndarray, dx: int) -> np.ndarray:
+    if dx == 0:
+        return a
+    out = np.zeros_like(a)
+    if dx > 0:
+        out[:, dx:] = a[:, :-dx]
+    else:
+        out[:, :dx] = a[:, -dx:]
+    return out
+
+
+def _quick_score(o: _Obs, style: Style, baseline: int) -> tuple[float, int, int]:
+    """Whole-word Dice of the best x shift, for choosing fonts/sizes; and the fitted x, width."""
+    fx = _fit_x(o, style.font, style.size)
+    if fx is None:
+        return 0.0, 0, 1
+    x, width, _ = fx
+    r = _render_in_window(o, style, x, width, baseline)
+    ob = _blur(o.alpha)
+    best = max(_dice(ob, _blur(_shift_x(r, dx))) for dx in (-1, 0, 1))
+    return best, x, width
+
+
+_ALTS = string.ascii_letters + string.digits
+# Glyph pairs that look alike in many faces: never evidence of a misreading.
+_ALIKE = [set(g) for g in ("lI1|", "ij!", "oO0", "cC", "sS", "uU", "vV", "wW", "xX", "zZ", "pP",
+                           "kK", "jJ", "yY", "9g", "5S")]
+
+
+@lru_cache(maxsize=64)
+def _glyph_bank(font: int, size: int) -> tuple[np.ndarray, int, int]:
+    """Blurred coverage of every alternative glyph in one frame: (N, H, W), with the baseline at
+    row ``asc`` and the pen origin at column ``half = W // 2``; and ``asc``, ``half``."""
+    f = load_font(font, size)
+    asc, desc = f.getmetrics()
+    half = int(math.ceil(size * 0.9)) + 2
+    H, W = asc + desc + 4, 2 * half
+    stack = np.zeros((len(_ALTS), H, W), np.float32)
+    for n, ch in enumerate(_ALTS):
+        nat, nx, ny, adv = natural_alpha(ch, font, size)
+        if nat.size == 0:
+            continue
+        px = half + nx
+        py = asc + 2 + ny
+        h, w = nat.shape
+        y0, x0 = max(0, py), max(0, px)
+        y1, x1 = min(H, py + h), min(W, px + w)
+        if y1 > y0 and x1 > x0:
+            stack[n, y0:y1, x0:x1] = nat[y0 - py:y1 - py, x0 - px:x1 - px] / 255.0
+    stack = np.stack([_blur(g) for g in stack])
+    stack.setflags(write=False)
+    return stack, asc + 2, half
+
+
+def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], k: float,
+                    baseline_row: int, margin: float) -> str | None:
+    """The first character for which another glyph fits the original pixels clearly better.
+
+    Each character is judged in context: hypotheses are the word drawn from unscaled glyphs at
+    the fitted pen positions with that character replaced by every letter and digit, compared
+    with the (blurred) original coverage in a window around the character (best of shifts of
+    -1, 0, 1 px). The claimed character loses if an alternative that is not a look-alike beats
+    it by more than `margin` in soft Dice. Returns a description of the misreading, or None.
+    """
+    stack, asc, half = _glyph_bank(style.font, style.size)
+    f = load_font(style.font, style.size)
+    H, W = ob.shape
+    gh = stack.shape[1]
+    top = baseline_row - asc
+    # The original in the glyph frame's rows, padded so that every slice is in range.
+    pad = 2 * half + 2
+    o_full = np.zeros((gh, W + 2 * pad), np.float32)
+    r0, r1 = max(0, top), min(H, top + gh)
+    if r1 <= r0:
+        return None
+    o_full[r0 - top:r1 - top, pad:pad + W] = ob[r0:r1]
+    idx = [_ALTS.find(c) for c in text]
+    pen = [int(round(p)) for p in pens]
+    ctx_w = int(math.ceil(style.size * 0.3))
+    for i, ch in enumerate(text):
+        n = idx[i]
+        if n < 0:
+            continue
+        adv = float(f.getlength(ch)) * k
+        hw = min(int(math.ceil(adv / 2)) + ctx_w, half)
+        left = int(round(pens[i] + adv / 2)) - hw  # window's first column in `ob`
+        # Glyph j's bank column b lands on window column b + off_j.
+        ctx = np.zeros((gh, 2 * hw), np.float32)
+        for j in range(max(0, i - 3), min(len(text), i + 4)):
+            if j == i or idx[j] < 0:
+                continue
+            off = pen[j] - half - left
+            a0, a1 = max(0, -off), min(2 * half, 2 * hw - off)
+            if a1 > a0:
+                ctx[:, a0 + off:a1 + off] += stack[idx[j], :, a0:a1]
+        off = pen[i] - half - left
+        cand = np.zeros((stack.shape[0], gh, 2 * hw), np.float32)
+        a0, a1 = max(0, -off), min(2 * half, 2 * hw - off)
+        if a1 > a0:
+            cand[:, :, a0 + off:a1 + off] = stack[:, :, a0:a1]
+        hyp = np.minimum(ctx[None] + cand, 1.0)
+        hyp_sum = hyp.sum(axis=(1, 2))
+
+        def dice_at(sh: int, sel) -> np.ndarray:
+            c0 = pad + left + sh
+            o = o_full[:, c0:c0 + 2 * hw]
+            h = hyp[sel]
+            return 2.0 * np.minimum(h, o[None]).sum(axis=(1, 2)) / np.maximum(
+                hyp_sum[sel] + float(o.sum()), 1e-6)
+
+        # All glyphs at the fitted place; the claimed one and the 6 best also shifted by 1 px.
+        best = dice_at(0, slice(None))
+        sel = np.unique(np.append(np.argsort(-best)[:6], n))
+        for sh in (-1, 1):
+            best[sel] = np.maximum(best[sel], dice_at(sh, sel))
+        alike = next((a for a in _ALIKE if ch in a), {ch})
+        for m in np.argsort(-best)[:4]:
+            alt = _ALTS[m]
+            if alt in alike:
+                continue
+            if best[m] > best[n] + margin:
+                return f"{ch!r} at {i} looks like {alt!r} ({best[n]:.2f} < {best[m]:.2f})"
+            break
+    return None
+
+
+def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_shift: int,
+                alt_margin: float) -> tuple[float, int, str | None]:
+    """Verification of one word (module doc): score, best horizontal shift, and a misreading
+    found by the per-character comparison with alternative glyphs (or None)."""
+    r = _render_in_window(o, style, x, width, baseline)
+    ob = _blur(o.alpha)
+    # Character cells from the pen positions, in window columns.
+    f = load_font(style.font, style.size)
+    adv = float(f.getlength(o.text)) or 1.0
+    k = width / adv
+    pens = [x - o.win[0] + float(f.getlength(o.text[:i])) * k for i in range(len(o.text))]
+    cuts = [int(round(p)) for p in pens[1:]]
+    best, best_dx = -1.0, 0
+    for dx in range(-max_shift, max_shift + 1):
+        rb = _blur(_shift_x(r, dx))
+        score = _dice(ob, rb)
+        if len(o.text) > 1 and score > best:
+            edges = [0] + [min(max(c + dx, 0), ob.shape[1]) for c in cuts] + [ob.shape[1]]
+            for c0, c1 in zip(edges[:-1], edges[1:]):
+                oc, rc = ob[:, c0:c1], rb[:, c0:c1]
+                if max(float(oc.sum()), float(rc.sum())) >= 1.0:  # skip empty cells
+                    score = min(score, _dice(oc, rc))
+        if score > best:
+            best, best_dx = score, dx
+    misread = _better_reading(ob, o.text, style, [p + best_dx for p in pens], k,
+                              baseline - o.win[1], alt_margin)
+    return best, best_dx, misread
+
+
+# --------------------------------------------------------------------------------------------
+# Style hints of exact text layers (PDF)
+
+_SERIF = re.compile(r"times|serif|stix|roman|georgia|garamond|minion|cambria|book|palatino|cmr|nimbusrom",
+                    re.I)
+_MONO = re.compile(r"mono|courier|consol|code|cmtt|menlo|typewriter", re.I)
+_BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.I)
+_ITALIC = re.compile(r"italic|oblique", re.I)
+
+
+def _hinted_candidates(w: OcrWord) -> tuple[int, ...]:
+    name = w.font or ""
+    mono = w.mono or bool(_MONO.search(name))
+    serif = not mono and bool(_SERIF.search(name)) and "sans" not in name.lower()
+    bold = w.bold or bool(_BOLD.search(name))
+    italic = w.italic or bool(_ITALIC.search(name))
+    fam = "mono" if mono else "serif" if serif else "sans"
+    out = [s.id for s in FONTS if s.family == fam and s.bold == bold and s.italic == italic]
+    # Prefer metric-compatible faces: Arimo for sans, STIX (Times-like) for serif.
+    out.sort(key=lambda i: (FONTS[i].package == "matplotlib") if fam == "sans" else -i)
+    return tuple(out)
+
+
+def _has_hints(w: OcrWord) -> bool:
+    return w.size is not None and w.baseline is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Lines
+
+
+def _split_runs(obs: list[_Obs], cfg: LayoutConfig) -> list[list[_Obs]]:
+    """Split one OCR line into runs of words that can share one style."""
+    runs: list[list[_Obs]] = []
+    for o in sorted(obs, key=lambda o: o.ink[0]):
+        if runs:
+            p = runs[-1][-1]
+            same = float(np.linalg.norm(o.fg - p.fg)) <= cfg.color_split
+            if _has_hints(o.word) and _has_hints(p.word):
+                same = (round(o.word.size) == round(p.word.size)
+                        and round(o.word.baseline) == round(p.word.baseline)
+                        and o.word.font == p.word.font and o.word.color == p.word.color
+                        and o.word.bold == p.word.bold and o.word.italic == p.word.italic)
+            if same:
+                runs[-1].append(o)
+                continue
+        runs.append([o])
+    return runs
+
+
+class _PageFonts:
+    """Tally of face scores over the page, to try fewer faces on later lines."""
+
+    def __init__(self, cfg: LayoutConfig):
+        self.cfg = cfg
+        self.n = 0
+        self.total: dict[int, float] = {}
+
+    def candidates(self, cands: tuple[int, ...]) -> tuple[int, ...]:
+        if self.n < self.cfg.probe_lines or not self.total:
+            return cands
+        top = sorted(self.total, key=lambda f: -self.total[f])[: self.cfg.page_fonts]
+        keep = set(top)
+        for f in top:  # bold/regular twin of each best face
+            s = FONTS[f]
+            keep.update(t.id for t in FONTS if t.family == s.family and t.italic == s.italic
+                        and t.package == s.package and t.file.split("-")[0] == s.file.split("-")[0])
+        return tuple(c for c in cands if c in keep)
+
+    def add(self, scores: dict[int, float]) -> None:
+        self.n += 1
+        for f, s in scores.items():
+            self.total[f] = self.total.get(f, 0.0) + s
+
+
+def _choose_style(run: list[_Obs], color: tuple[int, int, int], page: _PageFonts,
+                  cfg: LayoutConfig) -> tuple[Style, int] | None:
+    hinted = all(_has_hints(o.word) for o in run)
+    fit = sorted(run, key=lambda o: -len(o.text))[: cfg.fit_words]
+    text = "".join(o.text for o in run)
+    if hinted:
+        w0 = run[0].word
+        cands = _hinted_candidates(w0)
+    else:
+        cands = page.candidates(cfg.candidates)
+    cands = tuple(f for f in cands if font_available(f) and covers(f, text))
+    if not cands:
+        return None
+    def score(f: int, size: int, base: int) -> float:
+        st = Style(f, size, color)
+        sc = sum(_quick_score(o, st, base)[0] * len(o.text) for o in fit)
+        return sc / max(1, sum(len(o.text) for o in fit))
+
+    found: list[tuple[float, int, int, int]] = []  # score, font, size, baseline
+    for f in cands:
+        if hinted:
+            size, base = max(1, round(w0.size)), round(w0.baseline)
+        else:
+            sb = _fit_size_baseline(fit, f)
+            if sb is None:
+                continue
+            size, base = max(1, round(sb[0])), round(sb[1])
+        found.append((score(f, size, base), f, size, base))
+    if not found:
+        return None
+    found.sort(key=lambda t: -t[0])
+    if not hinted:
+        page.add({f: sc for sc, f, _, _ in found})
+        # Refine integer size and baseline of the best faces (one step of coordinate ascent).
+        refined = []
+        for cand in found[: cfg.refine_fonts]:
+            top = cand
+            for _ in range(cfg.refine_steps):
+                _, f, size, base = prev = top
+                for ds, db in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                    if size + ds >= 1:
+                        s2 = score(f, size + ds, base + db)
+                        if s2 > top[0] + 1e-9:
+                            top = (s2, f, size + ds, base + db)
+                if top is prev:
+                    break
+            refined.append(top)
+        found = sorted(refined, key=lambda t: -t[0])
+    best = found[0]
+    _, f, size, base = best
+    return Style(f, size, color), base
+
+
+def build_layer(image: np.ndarray, lines: list[OcrLine],
+                config: LayoutConfig = LayoutConfig()) -> Analysis:
+    """The verified text layer of `image` (H, W, 3 uint8) from recognised `lines`.
+
+    Every word is drawn as the decoder will draw it and compared with the original pixels; words
+    that do not match (misreadings, icons read as text, unknown glyphs, faint text) are listed in
+    ``rejected`` and left out of the layer and the mask.
+    """
+    img = np.asarray(image)[:, :, :3].astype(np.float32)
+    H, W = img.shape[:2]
+    cfg = config
+    mask = np.zeros((H, W), bool)
+    rejected: list[tuple[OcrWord, float, str]] = []
+    out_lines: list[Line] = []
+    page = _PageFonts(cfg)
+    nan = float("nan")
+
+    for ocr_line in lines:
+        obs: list[_Obs] = []
+        hinted_line = all(_has_hints(w) for w in ocr_line.words)
+        snapped = ([w.box for w in ocr_line.words] if hinted_line or not ocr_line.words
+                   else _snap_boxes(img, list(ocr_line.words)))
+        for w, box in zip(ocr_line.words, snapped):
+            text = _clean(w.text)
+            if not text:
+                rejected.append((w, nan, "empty text"))
+                continue
+            if w.confidence < cfg.min_confidence:
+                rejected.append((w, nan, "low confidence"))
+                continue
+            if box is None:
+                rejected.append((w, nan, "no ink"))
+                continue
+            o = _observe(img, w, text, box, cfg)
+            if isinstance(o, str):
+                rejected.append((w, nan, o))
+                continue
+            obs.append(o)
+        for run in _split_runs(obs, cfg):
+            if all(o.word.color is not None for o in run) and _has_hints(run[0].word):
+                color = tuple(int(c) for c in run[0].word.color)
+            else:
+                wts = np.asarray([len(o.text) for o in run], float)
+                fgs = np.stack([o.fg for o in run])
+                color = tuple(int(round(c)) for c in np.clip(np.median(fgs, axis=0)
+                              if len(run) > 2 else (fgs * wts[:, None]).sum(0) / wts.sum(), 0, 255))
+            chosen = _choose_style(run, color, page, cfg)
+            if chosen is None:
+                rejected += [(o.word, nan, "no font covers the text") for o in run]
+                continue
+            style, base = chosen
+            words: list[Word] = []
+            fits = [_fit_x(o, style.font, style.size) for o in run]
+            ks = [fx[2] for fx, o in zip(fits, run) if fx is not None and len(o.text) > 1]
+            k_line = float(np.median(ks)) if len(ks) >= 3 else None
+            checked = []
+            for o, fx in zip(run, fits):
+                if fx is None:
+                    rejected.append((o.word, nan, "nothing to draw"))
+                    continue
+                x, width, k = fx
+                if not (1.0 / cfg.max_stretch <= k <= cfg.max_stretch):
+                    rejected.append((o.word, nan, f"stretch {k:.2f} out of range"))
+                    continue
+                if k_line is not None and abs(k / k_line - 1.0) > cfg.max_stretch_dev:
+                    rejected.append((o.word, nan, f"stretch {k:.2f} vs line {k_line:.2f}"))
+                    continue
+                score, dx, misread = _verify_word(o, style, x, width, base, cfg.max_shift,
+                                                 cfg.alt_margin)
+                checked.append((o, x + dx, width, score, misread))
+            scores = [c[3] for c in checked if len(c[0].text) > 1]
+            floor = cfg.verify_threshold
+            if len(scores) >= 3:
+                floor = max(floor, float(np.median(scores)) - cfg.line_drop)
+            for o, x, width, score, misread in checked:
+                if score < floor:
+                    rejected.append((o.word, score, f"verification failed (< {floor:.2f})"))
+                    continue
+                if misread is not None:
+                    rejected.append((o.word, score, "misread: " + misread))
+                    continue
+                words.append(Word(o.text, x, width))
+                _add_mask(mask, o, style, x, width, base, cfg)
+            if words:
+                words.sort(key=lambda w: w.x)
+                out_lines.append(Line(base, style, tuple(words)))
+    if cfg.mask_dilation > 0:
+        k = 2 * cfg.mask_dilation + 1
+        mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    return Analysis(TextLayer(W, H, tuple(out_lines)), mask, rejected)
+
+
+def _add_mask(mask: np.ndarray, o: _Obs, style: Style, x: int, width: int, baseline: int,
+              cfg: LayoutConfig) -> None:
+    """Marks the original ink of the word (inside its box, one pixel of slack) and its redraw."""
+    wx0, wy0, wx1, wy1 = o.win
+    r = _render_in_window(o, style, x, width, baseline)
+    m = r > 0.02
+    x0, y0, x1, y1 = o.box
+    ink = o.alpha > cfg.mask_alpha
+    lim = np.zeros_like(ink)
+    lim[max(0, y0 - 1 - wy0):max(0, y1 + 1 - wy0), max(0, x0 - 1 - wx0):max(0, x1 + 1 - wx0)] = True
+    m |= ink & lim
+    mask[wy0:wy1, wx0:wx1] |= m

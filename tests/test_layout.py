@@ -1,0 +1,221 @@
+"""Fast tests of the text layer's fonts, rasteriser and style analysis on synthetic images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from layout import raster
+from layout.analyze import LayoutConfig, build_layer
+from layout.fonts import FONTS, covers, font_path, load_font
+from layout.model import Line, Style, TextLayer, Word
+from ocr.base import OcrLine, OcrWord
+
+ARIMO, ARIMO_BOLD, DEJAVU, DEJAVU_BOLD, MONO, STIX = 16, 17, 0, 1, 4, 12
+
+
+def make_page(spec, size=(420, 70), bg=(255, 255, 255), hints=False):
+    """Draws lines ``(text, font_id, em_size, colour, x, baseline)``; returns image and OCR
+    lines with tight boxes (and, with `hints`, PDF-like style hints)."""
+    img = Image.new("RGB", size, bg)
+    draw = ImageDraw.Draw(img)
+    lines = []
+    for text, fid, em, color, x, base in spec:
+        font = load_font(fid, em)
+        words, cx = [], x
+        for t in text.split():
+            draw.text((cx, base), t, font=font, fill=color, anchor="ls")
+            l, top, r, b = font.getbbox(t, anchor="ls")
+            extra = {}
+            if hints:
+                extra = dict(font=FONTS[fid].name, size=float(em), color=color,
+                             bold=FONTS[fid].bold, baseline=float(base))
+            words.append(OcrWord(t, (cx + l, base + top, cx + r, base + b), 0.95, **extra))
+            cx = int(round(cx + font.getlength(t + " ")))
+        lines.append(OcrLine(tuple(words)))
+    return np.asarray(img), lines
+
+
+def relabel(lines, mapping):
+    return [OcrLine(tuple(OcrWord(mapping.get(w.text, w.text), w.box, w.confidence)
+                          for w in line.words)) for line in lines]
+
+
+# ------------------------------------------------------------------------------------ fonts
+
+def test_font_table_ids_are_indexes_and_load():
+    for i, spec in enumerate(FONTS):
+        assert spec.id == i
+        assert font_path(i).endswith(spec.file)
+        assert load_font(i, 12).getlength("Hello") > 0
+    assert covers(ARIMO, "Hello, world!") and not covers(ARIMO, "漢字")
+    # The table is append-only: pin the first ids.
+    assert [FONTS[i].name for i in (0, 1, 4, 8, 12, 16, 17)] == [
+        "DejaVu Sans", "DejaVu Sans Bold", "DejaVu Sans Mono", "DejaVu Serif", "STIX General",
+        "Arimo", "Arimo Bold"]
+
+
+# ----------------------------------------------------------------------------------- raster
+
+@pytest.mark.parametrize("font", [DEJAVU, ARIMO, STIX, MONO])
+@pytest.mark.parametrize("scale", [0.7, 1.0, 1.6])
+def test_word_alpha_spans_the_given_width(font, scale):
+    nat, nx, ny, adv = raster.natural_alpha("Hamburgefonts", font, 20)
+    width = int(round(adv * scale))
+    a, dx, dy = raster.word_alpha("Hamburgefonts", Style(font, 20, (0, 0, 0)), width)
+    assert a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1 and a.max() > 0.9
+    cols = np.flatnonzero((nat > 0).any(axis=0))
+    ink_l, ink_r = nx + cols[0], nx + cols[-1] + 1
+    s = width / adv
+    assert abs(dx - ink_l * s) <= 1.5
+    assert abs(dx + a.shape[1] - ink_r * s) <= 1.5 + s
+    assert dy == ny + int(np.flatnonzero((nat > 0).any(axis=1))[0])
+    # Total coverage scales with the horizontal factor.
+    assert a.sum() == pytest.approx(nat.sum() / 255 * s, rel=0.02)
+
+
+def test_word_alpha_is_deterministic():
+    style = Style(ARIMO, 15, (0, 0, 0))
+    a1, *p1 = raster.word_alpha("Deterministic", style, 93)
+    raster._word_alpha.cache_clear()
+    raster.natural_alpha.cache_clear()
+    a2, *p2 = raster.word_alpha("Deterministic", style, 93)
+    assert p1 == p2 and a1.tobytes() == a2.tobytes()
+    assert raster.word_alpha("", style, 10)[0].size == 0
+
+
+def test_draw_layer_composites_and_clips():
+    canvas = np.full((40, 100, 3), 200, np.uint8)
+    style = Style(DEJAVU_BOLD, 24, (10, 20, 250))
+    layer = TextLayer(100, 40, (Line(30, style, (Word("Hi", 5, 30), Word("edge", 80, 60))),
+                                Line(5, style, (Word("top", -10, 40),))))
+    out = raster.draw_layer(canvas, layer)
+    assert out.shape == canvas.shape and out.dtype == np.uint8
+    assert (canvas == 200).all()  # not modified in place
+    cov = raster.layer_coverage(layer)
+    assert cov.shape == (40, 100) and cov.max() <= 1.0
+    full = cov > 0.99
+    assert full.sum() > 20
+    assert np.abs(out[full].astype(int) - [10, 20, 250]).max() <= 3
+    assert (out[cov == 0] == 200).all()
+
+
+# --------------------------------------------------------------------------------- analysis
+
+def _single_line(analysis):
+    assert len(analysis.layer.lines) == 1, analysis.rejected
+    return analysis.layer.lines[0]
+
+
+@pytest.mark.parametrize("font,em", [(ARIMO, 16), (ARIMO_BOLD, 22), (DEJAVU, 14),
+                                     (DEJAVU_BOLD, 18), (STIX, 20), (MONO, 15)])
+def test_build_layer_recovers_style(font, em):
+    color = (30, 60, 120)
+    img, lines = make_page([("Sphinx of black quartz judge", font, em, color, 8, 40)])
+    a = build_layer(img, lines)
+    line = _single_line(a)
+    assert not a.rejected
+    assert [w.text for w in line.words] == "Sphinx of black quartz judge".split()
+    got = FONTS[line.style.font]
+    assert (got.family, got.bold) == (FONTS[font].family, FONTS[font].bold)
+    assert abs(line.style.size - em) <= max(1, 0.1 * em)
+    assert abs(line.baseline - 40) <= 1
+    assert np.abs(np.subtract(line.style.color, color)).max() <= 10
+    # Words sit where they were drawn.
+    for w, ow in zip(line.words, lines[0].words):
+        assert abs(w.x - ow.box[0]) <= 3
+
+
+def test_dark_mode_text():
+    color, bg = (228, 230, 235), (24, 26, 33)
+    img, lines = make_page([("Settings Display Network", ARIMO, 17, color, 10, 35)], bg=bg)
+    line = _single_line(build_layer(img, lines))
+    assert line.style.font in (ARIMO, ARIMO_BOLD, DEJAVU)
+    assert np.abs(np.subtract(line.style.color, color)).max() <= 12
+    assert len(line.words) == 3
+
+
+def test_colored_words_split_into_lines():
+    img, lines = make_page([("plain text", ARIMO, 16, (0, 0, 0), 8, 30)])
+    img2, lines2 = make_page([("blue link", ARIMO, 16, (0, 0, 230), 8, 30)])
+    img = np.concatenate([img[:, :150], img2[:, :270]], axis=1)
+    words = list(lines[0].words) + [
+        OcrWord(w.text, (w.box[0] + 150, w.box[1], w.box[2] + 150, w.box[3]), w.confidence)
+        for w in lines2[0].words]
+    a = build_layer(np.ascontiguousarray(img), [OcrLine(tuple(words))])
+    assert len(a.layer.lines) == 2
+    assert a.layer.lines[0].style.color[2] < 60 and a.layer.lines[1].style.color[2] > 180
+
+
+@pytest.mark.parametrize("wrong", [{"Hello": "Hella"}, {"world": "warld"},
+                                   {"quickly": "quiekly"}, {"Hello": "Helo"},
+                                   {"world": "wworld"}])
+def test_planted_misreading_is_rejected(wrong):
+    img, lines = make_page([("Hello world quickly", ARIMO, 16, (0, 0, 0), 10, 35)])
+    a = build_layer(img, relabel(lines, wrong))
+    bad = next(iter(wrong.values()))
+    assert bad in [w.text for w, _, _ in a.rejected]
+    assert bad not in a.layer.text.split()
+    assert a.layer.n_words == 2
+
+
+def test_icon_read_as_text_is_rejected():
+    img = Image.new("RGB", (200, 50), "white")
+    d = ImageDraw.Draw(img)
+    d.ellipse((20, 10, 50, 40), fill=(40, 40, 40))
+    d.rectangle((70, 15, 110, 35), outline=(40, 40, 40), width=3)
+    lines = [OcrLine((OcrWord("OK", (20, 10, 51, 41), 0.9), OcrWord("DD", (70, 15, 111, 36), 0.9)))]
+    a = build_layer(np.asarray(img), lines)
+    assert a.layer.n_words == 0 and len(a.rejected) == 2
+    assert not a.text_mask.any()
+
+
+def test_low_confidence_and_missing_glyphs_are_rejected():
+    img, lines = make_page([("Hello world", ARIMO, 16, (0, 0, 0), 10, 35)])
+    w0, w1 = lines[0].words
+    lines = [OcrLine((OcrWord(w0.text, w0.box, 0.1), OcrWord("漢字", w1.box, 0.99)))]
+    a = build_layer(img, lines)
+    assert a.layer.n_words == 0
+    reasons = sorted(r for _, _, r in a.rejected)
+    assert reasons[0] == "low confidence" and "font" in reasons[1]
+
+
+def test_mask_covers_the_glyphs():
+    img, lines = make_page([("Mask these glyphs", DEJAVU, 18, (0, 0, 0), 10, 40)])
+    a = build_layer(img, lines)
+    assert a.layer.n_words == 3
+    ink = np.abs(img.astype(int) - 255).max(axis=2) > 8
+    assert a.text_mask.dtype == bool and a.text_mask.shape == img.shape[:2]
+    assert (a.text_mask | ~ink).all()
+    assert a.text_mask.sum() < 4 * ink.sum()
+
+
+def test_rejected_word_stays_out_of_the_mask():
+    img, lines = make_page([("Hello world", ARIMO, 16, (0, 0, 0), 10, 35)])
+    a = build_layer(img, relabel(lines, {"world": "wcrld"}))
+    x0, y0, x1, y1 = lines[0].words[1].box
+    assert not a.text_mask[y0:y1, x0 + 2:x1 - 2].any()
+
+
+def test_pdf_hints_are_used_and_verified():
+    img, lines = make_page([("Exact text layer", STIX, 19, (90, 10, 10), 10, 40)], hints=True)
+    a = build_layer(img, lines)
+    line = _single_line(a)
+    assert (line.style.size, line.baseline, line.style.color) == (19, 40, (90, 10, 10))
+    assert FONTS[line.style.font].family == "serif"
+    wrong = [OcrLine(tuple(OcrWord("Exakt" if w.text == "Exact" else w.text, w.box, 1.0,
+                                   font=w.font, size=w.size, color=w.color, baseline=w.baseline)
+                           for w in lines[0].words))]
+    assert "Exakt" in [w.text for w, _, _ in build_layer(img, wrong).rejected]
+
+
+def test_layer_is_plain_ints_and_threshold_is_configurable():
+    img, lines = make_page([("Hello world", ARIMO, 16, (0, 0, 0), 10, 35)])
+    a = build_layer(img, lines)
+    for line in a.layer.lines:
+        assert type(line.baseline) is int and type(line.style.size) is int
+        assert all(type(c) is int for c in line.style.color)
+        assert all(type(w.x) is int and type(w.width) is int for w in line.words)
+    strict = build_layer(img, lines, LayoutConfig(verify_threshold=1.01))
+    assert strict.layer.n_words == 0 and not strict.text_mask.any()

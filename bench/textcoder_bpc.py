@@ -1,0 +1,170 @@
+"""Bits per character of the text-layer coder (`layout.textcoder`) against brotli-11.
+
+Usage::
+
+    .venv/bin/python bench/textcoder_bpc.py [paths...]
+
+Paths may be PDFs (each page's exact text layer via PyMuPDF) or images (RapidOCR lines, cached
+under ``$PICD_OCR_CACHE`` or ``/tmp/picd_ocr_cache``). Without paths: the held-out PDFs of
+``/work/shared/data/documents`` (those not used by ``layout/build_prior.py``) and every
+screenshot of ``/work/shared/data/screen``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+
+CACHE = pathlib.Path(os.environ.get("PICD_OCR_CACHE", "/tmp/picd_ocr_cache"))
+
+
+def ocr_cached(path: pathlib.Path) -> list[tuple[str, list[list[float]]]]:
+    """RapidOCR lines of an image as ``[(text, box_points), ...]``, cached on disk."""
+    path = pathlib.Path(path)
+    key = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
+    f = CACHE / f"{key}.json"
+    if f.exists():
+        return [(t, b) for t, b in json.loads(f.read_text())]
+    from rapidocr import RapidOCR
+
+    eng = RapidOCR(params={"Global.log_level": "warning", "Global.use_cls": False})
+    r = eng(str(path))
+    txts = list(r.txts or [])
+    boxes = [] if r.boxes is None else [[[float(v) for v in pt] for pt in b] for b in r.boxes]
+    out = list(zip(txts, boxes))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps(out))
+    return out
+
+
+def _pdf_layers(path: pathlib.Path, dpi: float = 100.0):
+    """(name, TextLayer) per page of a PDF with a text layer (words from PyMuPDF, in pixels)."""
+    import pymupdf
+
+    from layout.model import Line, Style, TextLayer, Word
+
+    s = dpi / 72.0
+    with pymupdf.open(path) as doc:
+        fonts: dict[str, int] = {}
+        for pno, page in enumerate(doc):
+            spans = {}
+            for b in page.get_text("dict")["blocks"]:
+                for li, ln in enumerate(b.get("lines", [])):
+                    if ln["spans"]:
+                        sp = ln["spans"][0]
+                        spans[(b["number"], li)] = sp
+            groups: dict[tuple[int, int], list] = {}
+            for x0, y0, x1, y1, text, bno, lno, _ in page.get_text("words"):
+                groups.setdefault((bno, lno), []).append((x0, y0, x1, y1, text))
+            lines = []
+            for key, ws in groups.items():
+                sp = spans.get(key)
+                if sp is not None:
+                    font = fonts.setdefault(sp["font"], len(fonts) % 8)
+                    size = max(1, round(sp["size"] * s))
+                    c = sp["color"]
+                    color = ((c >> 16) & 255, (c >> 8) & 255, c & 255)
+                    base = round(sp["origin"][1] * s)
+                else:
+                    font, size, color = 0, max(1, round((ws[0][3] - ws[0][1]) * s)), (0, 0, 0)
+                    base = round(ws[0][3] * s)
+                words = tuple(Word(t, round(x0 * s), max(1, round((x1 - x0) * s)))
+                              for x0, y0, x1, y1, t in sorted(ws) if t.split() == [t])
+                if words:
+                    lines.append(Line(base, Style(font, size, color), words))
+            if lines:
+                yield f"{path.name}#{pno + 1}", TextLayer(round(page.rect.width * s), round(page.rect.height * s), tuple(lines))
+
+
+def _ocr_layer(path: pathlib.Path):
+    """A synthetic TextLayer of a screenshot from cached RapidOCR lines (x spread by characters)."""
+    from PIL import Image
+
+    from layout.model import Line, Style, TextLayer, Word
+
+    w, h = Image.open(path).size
+    lines = []
+    for text, box in ocr_cached(path):
+        toks = text.split()
+        if not toks:
+            continue
+        xs = [p[0] for p in box]
+        ys = [p[1] for p in box]
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        n = max(1, len(text))
+        per = (x1 - x0) / n
+        size = max(1, round((y1 - y0) * 0.8))
+        words, pos = [], 0
+        for t in toks:
+            i = text.index(t, pos)
+            pos = i + len(t)
+            words.append(Word(t, round(x0 + i * per), max(1, round(len(t) * per))))
+        lines.append(Line(round(y1 - (y1 - y0) * 0.2), Style(0, size, (0, 0, 0)), tuple(words)))
+    return TextLayer(w, h, tuple(lines))
+
+
+def _sources(paths: list[pathlib.Path]):
+    for p in paths:
+        if p.suffix.lower() == ".pdf":
+            yield from _pdf_layers(p)
+        else:
+            layer = _ocr_layer(p)
+            if layer.lines:
+                yield p.name, layer
+
+
+def main() -> None:
+    import argparse
+    import sys
+
+    import brotli
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from layout.build_prior import TRAIN_DOCS
+    from layout.textcoder import decode_layer, encode_layer, layer_cost
+
+    ap = argparse.ArgumentParser(description="text-layer coder bits per character vs brotli-11")
+    ap.add_argument("paths", nargs="*", type=pathlib.Path)
+    ap.add_argument("--max-pages", type=int, default=3, help="pages per PDF (default 3)")
+    args = ap.parse_args()
+    paths = args.paths
+    if not paths:
+        docs = pathlib.Path("/work/shared/data/documents")
+        paths = [p for p in sorted(docs.glob("*.pdf")) if p.name not in TRAIN_DOCS]
+        paths += [p for p in sorted(pathlib.Path("/work/shared/data/screen").glob("*"))
+                  if p.suffix.lower() in (".png", ".jpg")]
+    print(f"{'source':52s} {'chars':>6s} {'char':>6s} {'brotli':>6s} {'layout':>6s} {'b/word':>6s} {'bytes':>6s}")
+    tot = {"n": 0, "c": 0, "b": 0, "l": 0, "w": 0, "bytes": 0}
+    for path in paths:
+        per_doc = 0
+        for name, layer in _sources([path]):
+            if path.suffix.lower() == ".pdf":
+                per_doc += 1
+                if per_doc > args.max_pages:
+                    break
+            text = layer.text
+            if not text:
+                continue
+            data = encode_layer(layer)
+            assert decode_layer(data, layer.width, layer.height) == layer, name
+            cost = layer_cost(layer)
+            n = len(text)
+            b = 8 * len(brotli.compress(text.encode(), quality=11))
+            print(f"{name[:52]:52s} {n:6d} {cost['char_bits'] / n:6.3f} {b / n:6.3f} "
+                  f"{cost['layout_bits'] / n:6.3f} {cost['layout_bits'] / max(1, cost['n_words']):6.1f} "
+                  f"{len(data):6d}", flush=True)
+            tot["n"] += n
+            tot["c"] += cost["char_bits"]
+            tot["b"] += b
+            tot["l"] += cost["layout_bits"]
+            tot["w"] += cost["n_words"]
+            tot["bytes"] += len(data)
+    n = max(1, tot["n"])
+    print(f"{'TOTAL (bits per char; layout also per word)':52s} {tot['n']:6d} {tot['c'] / n:6.3f} "
+          f"{tot['b'] / n:6.3f} {tot['l'] / n:6.3f} {tot['l'] / max(1, tot['w']):6.1f} {tot['bytes']:6d}")
+
+
+if __name__ == "__main__":
+    main()

@@ -56,6 +56,9 @@ class LayoutConfig:
     Attributes:
         verify_threshold: words whose verification score (soft Dice, 0..1, see module doc) is
             below this are rejected and stay in the background.
+        verify_threshold_exact: the same for words from an exact text layer (a PDF's), whose
+            characters are known; verification there only has to catch broken character maps and
+            hidden text, so the bar is lower (our faces differ from the PDF's own fonts).
         min_confidence: words the OCR engine is less sure of are rejected without rendering.
         min_contrast: minimum RGB distance between text and background colour; fainter words are
             rejected (their colour and shape cannot be estimated reliably).
@@ -90,6 +93,7 @@ class LayoutConfig:
     """
 
     verify_threshold: float = 0.6
+    verify_threshold_exact: float = 0.45
     min_confidence: float = 0.5
     min_contrast: float = 40.0
     max_stretch: float = 1.6
@@ -684,7 +688,8 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                                                  cfg.alt_margin)
                 checked.append((o, x + dx, width, score, misread))
             scores = [c[3] for c in checked if len(c[0].text) > 1]
-            floor = cfg.verify_threshold
+            exact = all(_has_hints(c[0].word) for c in checked)
+            floor = cfg.verify_threshold_exact if exact else cfg.verify_threshold
             if len(scores) >= 3:
                 floor = max(floor, float(np.median(scores)) - cfg.line_drop)
             for o, x, width, score, misread in checked:

@@ -26,6 +26,7 @@ from PIL import Image
 from layout.analyze import Analysis, LayoutConfig, build_layer
 from layout.model import TextLayer
 from layout.textcoder import decode_layer, encode_layer
+from ocr.base import OcrEngine
 from picd import container as ct
 from picd.background import ClassicalBackgroundCodec, get_background_codec, remove_text
 from picd.errors import BadInputError, BadStreamError, PicdError
@@ -83,10 +84,14 @@ def encode_detailed(
     page: int = 1,
     dpi: float = 100.0,
     layout_config: LayoutConfig | None = None,
-    ocr_engine: str = "rapidocr",
+    ocr_engine: str | OcrEngine = "rapidocr",
     progress: Progress | None = None,
 ) -> EncodeResult:
-    """Encode an image or PDF page; see `encode`. Returns the bytes and what was made on the way."""
+    """Encode an image or PDF page; see `encode`. Returns the bytes and what was made on the way.
+
+    ``ocr_engine`` is an engine name from `ocr.ENGINES` or an `ocr.base.OcrEngine` instance; it is
+    used for raster input (a PDF page with a text layer uses that layer).
+    """
     if mode not in MODES:
         raise BadInputError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
     if bpp is not None and quality is not None:
@@ -111,7 +116,8 @@ def encode_detailed(
             from ocr import get_engine
 
             _note(progress, "recognising text")
-            lines = get_engine(ocr_engine).recognize(image)
+            engine = get_engine(ocr_engine) if isinstance(ocr_engine, str) else ocr_engine
+            lines = engine.recognize(image)
         timings["ocr"] = time.perf_counter() - t
         t = time.perf_counter()
         _note(progress, f"analysing {sum(len(l.words) for l in lines)} words")

@@ -107,7 +107,7 @@ class LayoutConfig:
     probe_lines: int = 8
     refine_fonts: int = 3
     refine_steps: int = 3
-    candidates: tuple[int, ...] = (16, 17, 0, 1, 8, 9, 12, 13, 4, 5)
+    candidates: tuple[int, ...] = (16, 17, 0, 1, 24, 25, 28, 29, 8, 9, 4, 5)
     mask_alpha: float = 0.1
     mask_dilation: int = 1
 
@@ -507,8 +507,10 @@ def _hinted_candidates(w: OcrWord) -> tuple[int, ...]:
     italic = w.italic or bool(_ITALIC.search(name))
     fam = "mono" if mono else "serif" if serif else "sans"
     out = [s.id for s in FONTS if s.family == fam and s.bold == bold and s.italic == italic]
-    # Prefer metric-compatible faces: Arimo for sans, STIX (Times-like) for serif.
-    out.sort(key=lambda i: (FONTS[i].package == "matplotlib") if fam == "sans" else -i)
+    # Prefer the faces a PDF viewer substitutes for the base-14 fonts (pymupdf's Nimbus faces),
+    # then metric-compatible ones (Arimo), then the rest.
+    rank = {"pymupdf": 0, "fontpkg_arimo": 1}
+    out.sort(key=lambda i: (rank.get(FONTS[i].package, 2), i))
     return tuple(out)
 
 

@@ -11,11 +11,16 @@ the encoder and every decoder rasterise the same outlines:
   STIXGeneral (a Times-like serif: regular, bold, italic, bold-italic) in ``mpl-data/fonts/ttf``.
 - ``fontpkg-arimo`` (SIL OFL 1.1) ships Arimo, metric-compatible with Arial/Helvetica, the most
   common face on web pages and documents, as one variable font (``wght`` 400..700).
+- ``pymupdf`` carries the PDF base-14 faces that MuPDF renders Helvetica, Times and Courier with
+  (URW's Nimbus Sans, Nimbus Roman and Nimbus Mono); they are read from the package at run
+  time (`pymupdf.Font(name).buffer`), never copied into this repository. They match PDFs that
+  use those fonts exactly, and Courier matches typewritten pages and terminals.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,6 +81,19 @@ def _table() -> tuple[FontSpec, ...]:
         ("Arimo Bold", "fontpkg_arimo", "Arimo[wght].ttf", "sans", True, False, 700),
         ("Arimo Italic", "fontpkg_arimo", "Arimo-Italic[wght].ttf", "sans", False, True, 400),
         ("Arimo Bold Italic", "fontpkg_arimo", "Arimo-Italic[wght].ttf", "sans", True, True, 700),
+        # base-14 faces from pymupdf: `file` is the PyMuPDF font code
+        ("Helvetica (Nimbus Sans)", "pymupdf", "helv", "sans", False, False, None),
+        ("Helvetica Bold (Nimbus Sans)", "pymupdf", "hebo", "sans", True, False, None),
+        ("Helvetica Oblique (Nimbus Sans)", "pymupdf", "heit", "sans", False, True, None),
+        ("Helvetica Bold Oblique (Nimbus Sans)", "pymupdf", "hebi", "sans", True, True, None),
+        ("Times (Nimbus Roman)", "pymupdf", "tiro", "serif", False, False, None),
+        ("Times Bold (Nimbus Roman)", "pymupdf", "tibo", "serif", True, False, None),
+        ("Times Italic (Nimbus Roman)", "pymupdf", "tiit", "serif", False, True, None),
+        ("Times Bold Italic (Nimbus Roman)", "pymupdf", "tibi", "serif", True, True, None),
+        ("Courier (Nimbus Mono)", "pymupdf", "cour", "mono", False, False, None),
+        ("Courier Bold (Nimbus Mono)", "pymupdf", "cobo", "mono", True, False, None),
+        ("Courier Oblique (Nimbus Mono)", "pymupdf", "coit", "mono", False, True, None),
+        ("Courier Bold Oblique (Nimbus Mono)", "pymupdf", "cobi", "mono", True, True, None),
     ]
     return tuple(
         FontSpec(i, name, pkg, file, fam, bold, italic, fam == "mono", weight)
@@ -97,7 +115,7 @@ def _package_font_dir(package: str) -> str:
 
 
 def font_path(font_id: int) -> str:
-    """Absolute path of the font file of face `font_id`.
+    """Absolute path of the font file of face `font_id` (for pymupdf faces: ``pymupdf:<code>``).
 
     Raises:
         KeyError: unknown id.
@@ -106,15 +124,26 @@ def font_path(font_id: int) -> str:
     if not 0 <= font_id < len(FONTS):
         raise KeyError(f"unknown font id {font_id}")
     spec = FONTS[font_id]
+    if spec.package == "pymupdf":
+        return f"pymupdf:{spec.file}"
     return os.path.join(_package_font_dir(spec.package), spec.file)
+
+
+@lru_cache(maxsize=None)
+def _pymupdf_font(code: str):
+    import pymupdf
+
+    return pymupdf.Font(code)
 
 
 @lru_cache(maxsize=None)
 def font_available(font_id: int) -> bool:
     """Whether the package of face `font_id` is installed (the encoder only picks those)."""
     try:
+        if FONTS[font_id].package == "pymupdf":
+            return len(_pymupdf_font(FONTS[font_id].file).buffer) > 0
         return os.path.exists(font_path(font_id))
-    except (KeyError, ImportError):
+    except (KeyError, IndexError, ImportError, RuntimeError):
         return False
 
 
@@ -125,8 +154,8 @@ def load_font(font_id: int, size: int) -> ImageFont.FreeTypeFont:
     Cached: callers must not change the returned object (e.g. its variation).
     """
     spec = FONTS[font_id]
-    font = ImageFont.truetype(font_path(font_id), max(1, int(size)),
-                              layout_engine=ImageFont.Layout.BASIC)
+    src = io.BytesIO(_pymupdf_font(spec.file).buffer) if spec.package == "pymupdf" else font_path(font_id)
+    font = ImageFont.truetype(src, max(1, int(size)), layout_engine=ImageFont.Layout.BASIC)
     if spec.weight is not None:
         font.set_variation_by_axes([spec.weight])
     return font
@@ -135,6 +164,10 @@ def load_font(font_id: int, size: int) -> ImageFont.FreeTypeFont:
 @lru_cache(maxsize=None)
 def _codepoints(font_id: int) -> frozenset[int]:
     from fontTools.ttLib import TTFont
+
+    if FONTS[font_id].package == "pymupdf":
+        f = _pymupdf_font(FONTS[font_id].file)
+        return frozenset(cp for cp in f.valid_codepoints() if cp)
 
     with TTFont(font_path(font_id), lazy=True) as tt:
         return frozenset(tt.getBestCmap() or ())

@@ -273,6 +273,10 @@ BACKGROUND_CODECS: dict[int, type[BackgroundCodec]] = {ClassicalBackgroundCodec.
 def get_background_codec(codec_id: int) -> BackgroundCodec:
     from picd.errors import MissingModelError
 
+    if codec_id == 2 and 2 not in BACKGROUND_CODECS:  # imported lazily: it imports this module
+        from picd.learned import LearnedBackgroundCodec
+
+        BACKGROUND_CODECS[LearnedBackgroundCodec.codec_id] = LearnedBackgroundCodec
     try:
         return BACKGROUND_CODECS[codec_id]()
     except KeyError:

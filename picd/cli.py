@@ -264,6 +264,18 @@ except ImportError:  # pragma: no cover - bench is part of the package; guard fo
     pass
 
 
+@cli.command(name="train-codec", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def train_codec(args):
+    """Train the learned background codec (options: picd train-codec --help).
+
+    Runs on CPU (slow, resumable with --resume) or on a CUDA GPU when one is present.
+    """
+    from picd.learned.train import main as train_main
+
+    train_main(list(args))
+
+
 def main() -> None:
     cli(prog_name="picd")
 

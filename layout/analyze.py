@@ -63,14 +63,20 @@ class LayoutConfig:
         min_contrast: minimum RGB distance between text and background colour; fainter words are
             rejected (their colour and shape cannot be estimated reliably).
         max_stretch: a word whose fitted horizontal scale (observed ink width over the font's ink
-            width) is outside ``[1 / max_stretch, max_stretch]`` is rejected.
+            width) is outside ``[1 / max_stretch, max_stretch]`` (widened as for
+            ``max_stretch_dev``) is rejected.
         max_stretch_dev: on lines of three or more words, a word whose horizontal scale differs
             from the line's median by more than this fraction is rejected (a missing or extra
-            character changes the scale by about one character's share).
+            character changes the scale by about one character's share); plus ``stretch_px``
+            divided by the word's ink width, since ink edges are only known to about a pixel.
+        stretch_px: see ``max_stretch_dev``.
         line_drop: on lines of three or more words, a word scoring more than this below the
             line's median score is rejected too (the line's median tells how well our face
             matches the original one, so the bar rises where the face matches well).
         max_shift: verification tries horizontal shifts up to this many pixels.
+        max_drift: a word whose ink sits this many pixels (at most, or a quarter of the em size)
+            above or below its run's baseline is also tried there (skewed scans); words that move
+            go to a layer line of their own baseline.
         alt_margin: a word is rejected as misread when, in some character's cell, another letter
             or digit (not a look-alike) matches the original pixels better by more than this
             soft-Dice margin.
@@ -98,8 +104,10 @@ class LayoutConfig:
     min_contrast: float = 40.0
     max_stretch: float = 1.6
     max_stretch_dev: float = 0.12
+    stretch_px: float = 1.5
     line_drop: float = 0.25
     max_shift: int = 1
+    max_drift: int = 12
     alt_margin: float = 0.05
     color_split: float = 60.0
     fit_words: int = 6
@@ -183,12 +191,61 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     bx0, by0 = max(0, x0 - 1 - wx0), max(0, y0 - 1 - wy0)
     inside = alpha[by0:y1 + 1 - wy0, bx0:x1 + 1 - wx0] > 0.5
     rows = np.flatnonzero(inside.any(axis=1))
-    cols = np.flatnonzero(inside.any(axis=0))
     if rows.size == 0:
         return "no ink"
+    # A box that reaches into the next text line (skewed scans): keep the band of rows with the
+    # most ink.
+    bands = np.split(rows, np.flatnonzero(np.diff(rows) > max(3, h // 6)) + 1)
+    if len(bands) > 1:
+        per_row = inside.sum(axis=1)
+        rows = max(bands, key=lambda r: int(per_row[r].sum()))
+        inside = inside[rows[0]:rows[-1] + 1]
+        by0 += int(rows[0])
+        rows = rows - rows[0]
+    cols = np.flatnonzero(inside.any(axis=0))
     ink = (wx0 + bx0 + int(cols[0]), wy0 + by0 + int(rows[0]),
            wx0 + bx0 + int(cols[-1]) + 1, wy0 + by0 + int(rows[-1]) + 1)
     return _Obs(word, text, bg, fg, (wx0, wy0, wx1, wy1), alpha, ink, (x0, y0, x1, y1))
+
+
+def _split_trailing(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
+    """The word, or the word and its trailing punctuation as two words where they differ in
+    colour (terminal labels such as a coloured ``Host`` followed by a white ``:``)."""
+    if len(o.text) < 2 or not unicodedata.category(o.text[-1]).startswith("P"):
+        return [o]
+    x0, y0, x1, y1 = o.box
+    crop = img[y0:y1, x0:x1]
+    d = np.sqrt(((crop - o.bg) ** 2).sum(axis=2))
+    ink = d > 0.5 * float(d.max())
+    cols = np.flatnonzero(ink.any(axis=0))
+    if cols.size < 2:
+        return [o]
+    gaps = np.flatnonzero(np.diff(cols) > 1)
+    if gaps.size == 0:
+        return [o]
+    cut0, cut1 = int(cols[gaps[-1]]) + 1, int(cols[gaps[-1] + 1])  # blank columns [cut0, cut1)
+
+    def colour(part: np.ndarray, dp: np.ndarray) -> np.ndarray:
+        return part[dp >= 0.8 * float(dp.max())].mean(axis=0)
+
+    head, tail = colour(crop[:, :cut0], d[:, :cut0]), colour(crop[:, cut1:], d[:, cut1:])
+    # A thin mark of the same colour only reaches part of the way from bg to it: require a
+    # different hue too (distance off the line from bg through the head's colour).
+    u = (head - o.bg) / max(1e-6, float(np.linalg.norm(head - o.bg)))
+    t = tail - o.bg
+    off = float(np.linalg.norm(t - (t @ u) * u))
+    if float(np.linalg.norm(head - tail)) <= cfg.color_split or off <= cfg.color_split / 2:
+        return [o]
+    out = []
+    for text, box in ((o.text[:-1], (x0, y0, x0 + cut0, y1)), (o.text[-1], (x0 + cut1, y0, x1, y1))):
+        w = o.word
+        part = _observe(img, OcrWord(text, box, w.confidence, w.font, w.size, w.color, w.bold,
+                                     w.italic, w.mono, w.baseline), text, box, cfg)
+        if isinstance(part, str):
+            return [o]
+        part.word = w  # rejections name the OCR word
+        out.append(part)
+    return out
 
 
 def _snap_boxes(img: np.ndarray, words: list[OcrWord]) -> list[tuple[int, int, int, int] | None]:
@@ -461,7 +518,7 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
 
 
 def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_shift: int,
-                alt_margin: float) -> tuple[float, int, str | None]:
+                alt_margin: float | None) -> tuple[float, int, str | None]:
     """Verification of one word (module doc): score, best horizontal shift, and a misreading
     found by the per-character comparison with alternative glyphs (or None)."""
     r = _render_in_window(o, style, x, width, baseline)
@@ -484,9 +541,38 @@ def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_s
                     score = min(score, _dice(oc, rc))
         if score > best:
             best, best_dx = score, dx
+    if alt_margin is None:  # score only
+        return best, best_dx, None
     misread = _better_reading(ob, o.text, style, [p + best_dx for p in pens], k,
                               baseline - o.win[1], alt_margin)
     return best, best_dx, misread
+
+
+def _drift(o: _Obs, style: Style, baseline: int, limit: int) -> int:
+    """Vertical offset of the word's ink from where the run's baseline puts it, when its top and
+    bottom agree on it (else 0)."""
+    m = _ink_metrics(o.text, style.font, style.size)
+    if m is None:
+        return 0
+    d_top, d_bot = o.ink[1] - (baseline + m.top), o.ink[3] - (baseline + m.bottom)
+    if abs(d_top - d_bot) > 1:
+        return 0
+    d = int(math.floor((d_top + d_bot) / 2 + 0.5))
+    return d if abs(d) <= limit else 0
+
+
+def _verify_drift(o: _Obs, style: Style, x: int, width: int, baseline: int,
+                  cfg: LayoutConfig) -> tuple[float, int, str | None, int]:
+    """`_verify_word` on the run's baseline and, where the word's ink says it sits higher or
+    lower, there too: the better of the two, with its vertical offset."""
+    score, dx, misread = _verify_word(o, style, x, width, baseline, cfg.max_shift, cfg.alt_margin)
+    dy = _drift(o, style, baseline, min(cfg.max_drift, max(1, style.size // 4)))
+    if dy:
+        s2, dx2, m2 = _verify_word(o, style, x, width, baseline + dy, cfg.max_shift,
+                                   cfg.alt_margin)
+        if s2 > score:
+            return s2, dx2, m2, dy
+    return score, dx, misread, 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,7 +742,8 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             if isinstance(o, str):
                 rejected.append((w, nan, o))
                 continue
-            obs.append(o)
+            obs += _split_trailing(img, o, cfg)
+        prev: tuple[Style, int] | None = None  # style and baseline of the line's last run
         for run in _split_runs(obs, cfg):
             if all(o.word.color is not None for o in run) and _has_hints(run[0].word):
                 color = tuple(int(c) for c in run[0].word.color)
@@ -665,12 +752,16 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 fgs = np.stack([o.fg for o in run])
                 color = tuple(int(round(c)) for c in np.clip(np.median(fgs, axis=0)
                               if len(run) > 2 else (fgs * wts[:, None]).sum(0) / wts.sum(), 0, 255))
-            chosen = _choose_style(run, color, page, cfg)
+            punct = all(unicodedata.category(c).startswith("P") for o in run for c in o.text)
+            if punct and prev is not None and covers(prev[0].font, "".join(o.text for o in run)):
+                # Punctuation alone says little about size and baseline: those of its neighbour.
+                chosen: tuple[Style, int] | None = (Style(prev[0].font, prev[0].size, color), prev[1])
+            else:
+                chosen = _choose_style(run, color, page, cfg)
             if chosen is None:
                 rejected += [(o.word, nan, "no font covers the text") for o in run]
                 continue
-            style, base = chosen
-            words: list[Word] = []
+            style, base = prev = chosen
             fits = [_fit_x(o, style.font, style.size) for o in run]
             ks = [fx[2] for fx, o in zip(fits, run) if fx is not None and len(o.text) > 1]
             k_line = float(np.median(ks)) if len(ks) >= 3 else None
@@ -680,32 +771,33 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                     rejected.append((o.word, nan, "nothing to draw"))
                     continue
                 x, width, k = fx
-                if not (1.0 / cfg.max_stretch <= k <= cfg.max_stretch):
+                px = cfg.stretch_px / max(1, o.ink[2] - o.ink[0])
+                if not (1.0 / cfg.max_stretch - px <= k <= cfg.max_stretch + px):
                     rejected.append((o.word, nan, f"stretch {k:.2f} out of range"))
                     continue
-                if k_line is not None and abs(k / k_line - 1.0) > cfg.max_stretch_dev:
+                if k_line is not None and abs(k / k_line - 1.0) > cfg.max_stretch_dev + px:
                     rejected.append((o.word, nan, f"stretch {k:.2f} vs line {k_line:.2f}"))
                     continue
-                score, dx, misread = _verify_word(o, style, x, width, base, cfg.max_shift,
-                                                 cfg.alt_margin)
-                checked.append((o, x + dx, width, score, misread))
+                score, dx, misread, dy = _verify_drift(o, style, x, width, base, cfg)
+                checked.append((o, x + dx, width, score, misread, dy))
             scores = [c[3] for c in checked if len(c[0].text) > 1]
             exact = all(_has_hints(c[0].word) for c in checked)
             floor = cfg.verify_threshold_exact if exact else cfg.verify_threshold
             if len(scores) >= 3:
                 floor = max(floor, float(np.median(scores)) - cfg.line_drop)
-            for o, x, width, score, misread in checked:
+            by_base: dict[int, list[Word]] = {}
+            for o, x, width, score, misread, dy in checked:
                 if score < floor:
                     rejected.append((o.word, score, f"verification failed (< {floor:.2f})"))
                     continue
                 if misread is not None:
                     rejected.append((o.word, score, "misread: " + misread))
                     continue
-                words.append(Word(o.text, x, width))
-                _add_mask(mask, o, style, x, width, base, cfg)
-            if words:
+                by_base.setdefault(base + dy, []).append(Word(o.text, x, width))
+                _add_mask(mask, o, style, x, width, base + dy, cfg)
+            for b, words in sorted(by_base.items()):
                 words.sort(key=lambda w: w.x)
-                out_lines.append(Line(base, style, tuple(words)))
+                out_lines.append(Line(b, style, tuple(words)))
     if cfg.mask_dilation > 0:
         k = 2 * cfg.mask_dilation + 1
         mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0

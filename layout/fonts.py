@@ -157,7 +157,10 @@ def load_font(font_id: int, size: int) -> ImageFont.FreeTypeFont:
     src = io.BytesIO(_pymupdf_font(spec.file).buffer) if spec.package == "pymupdf" else font_path(font_id)
     font = ImageFont.truetype(src, max(1, int(size)), layout_engine=ImageFont.Layout.BASIC)
     if spec.weight is not None:
-        font.set_variation_by_axes([spec.weight])
+        # Every axis at its default except the weight (``wdth`` of Open Sans, Noto Sans, ...).
+        axes = font.get_variation_axes()
+        font.set_variation_by_axes([spec.weight if bytes(a.get("name", b"")).lower() in (b"weight", b"wght")
+                                    else a["default"] for a in axes])
     return font
 
 

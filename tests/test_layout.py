@@ -148,6 +148,24 @@ def test_colored_words_split_into_lines():
     assert a.layer.lines[0].style.color[2] < 60 and a.layer.lines[1].style.color[2] > 180
 
 
+def test_trailing_punctuation_of_another_colour_is_split():
+    teal, white, bg = (90, 190, 180), (250, 250, 250), (30, 32, 40)
+    img, lines = make_page([("Host", MONO, 20, teal, 10, 40)], bg=bg)
+    font = load_font(MONO, 20)
+    x = 10 + int(round(font.getlength("Host")))
+    draw = Image.fromarray(img.copy())
+    ImageDraw.Draw(draw).text((x, 40), ":", font=font, fill=white, anchor="ls")
+    img = np.asarray(draw)
+    x0, y0, _, y1 = lines[0].words[0].box
+    _, t, r, b = font.getbbox(":", anchor="ls")
+    word = OcrWord("Host:", (x0, y0, x + r, max(y1, 40 + b)), 0.95)
+    a = build_layer(img, [OcrLine((word,))])
+    colours = {ln.text: ln.style.color for ln in a.layer.lines}
+    assert set(colours) == {"Host", ":"}, a.rejected
+    assert np.abs(np.subtract(colours["Host"], teal)).max() <= 12
+    assert np.abs(np.subtract(colours[":"], white)).max() <= 12
+
+
 @pytest.mark.parametrize("wrong", [{"Hello": "Hella"}, {"world": "warld"},
                                    {"quickly": "quiekly"}, {"Hello": "Helo"},
                                    {"world": "wworld"}])

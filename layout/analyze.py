@@ -60,6 +60,9 @@ class LayoutConfig:
             characters are known; verification there only has to catch broken character maps and
             hidden text, so the bar is lower (our faces differ from the PDF's own fonts).
         min_confidence: words the OCR engine is less sure of are rejected without rendering.
+        min_confidence_short: the same for words of one or two characters, which is where
+            icons read as text end up (a microphone read as "0", a logo as "QD"); their shape
+            says too little for verification to tell them apart from letters.
         min_contrast: minimum RGB distance between text and background colour; fainter words are
             rejected (their colour and shape cannot be estimated reliably).
         max_stretch: a word whose fitted horizontal scale (observed ink width over the font's ink
@@ -101,6 +104,7 @@ class LayoutConfig:
     verify_threshold: float = 0.6
     verify_threshold_exact: float = 0.45
     min_confidence: float = 0.5
+    min_confidence_short: float = 0.8
     min_contrast: float = 40.0
     max_stretch: float = 1.6
     max_stretch_dev: float = 0.12
@@ -732,7 +736,7 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             if not text:
                 rejected.append((w, nan, "empty text"))
                 continue
-            if w.confidence < cfg.min_confidence:
+            if w.confidence < (cfg.min_confidence_short if len(w.text) <= 2 else cfg.min_confidence):
                 rejected.append((w, nan, "low confidence"))
                 continue
             if box is None:

@@ -237,3 +237,13 @@ def test_layer_is_plain_ints_and_threshold_is_configurable():
         assert all(type(w.x) is int and type(w.width) is int for w in line.words)
     strict = build_layer(img, lines, LayoutConfig(verify_threshold=1.01))
     assert strict.layer.n_words == 0 and not strict.text_mask.any()
+
+
+def test_short_low_confidence_words_stay_in_background():
+    """Icons read as one- or two-letter words come with middling confidence: not redrawn."""
+    img, lines = make_page([("QD Open the file", ARIMO, 20, (0, 0, 0), 10, 40)])
+    weak = [OcrLine(tuple(OcrWord(w.text, w.box, 0.6 if w.text == "QD" else 0.99) for w in lines[0].words))]
+    a = build_layer(img, weak)
+    kept = {w.text for line in a.layer.lines for w in line.words}
+    assert "QD" not in kept and {"Open", "file"} <= kept
+    assert any(w.text == "QD" and why == "low confidence" for w, _, why in a.rejected)

@@ -26,8 +26,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ''
 
+# DjVu baselines need DjVuLibre (Debian's djvulibre-bin); the bench skips them with a notice if absent.
 bench: $(STAMP)
-	$(BIN)/picd bench samples -o out/bench
+	-command -v c44 >/dev/null || apt-get install -y -q djvulibre-bin >/dev/null 2>&1 || true
+	$(BIN)/picd bench samples -o out/bench -j 2
 
 clean:
 	rm -rf out .pytest_cache

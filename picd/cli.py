@@ -256,12 +256,9 @@ def eval_(original, decoded, truth, page, dpi, as_json):
     click.echo(f"CER      {d['cer']:.4f}\nword F1  {d['word_f1']:.4f}   (against {source})")
 
 
-try:
-    from picd.bench import bench_command
+from picd.bench import bench_command  # noqa: E402
 
-    cli.add_command(bench_command, "bench")
-except ImportError:  # pragma: no cover - bench is part of the package; guard for partial installs
-    pass
+cli.add_command(bench_command, "bench")
 
 
 @cli.command(name="train-codec", context_settings={"ignore_unknown_options": True, "help_option_names": []})

@@ -16,9 +16,10 @@ No model is ever downloaded: the model paths are given explicitly, and a missing
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,9 @@ class RapidOcrConfig:
             big screenshots keeps its pixels.
         use_cls: run the 0/180 degree line classifier (slow; screen text is upright).
         text_score: lines recognised with a lower mean confidence are dropped.
+        threads: onnxruntime intra-op threads; -1 lets onnxruntime use every core. The default
+            is read from the environment variable ``PICD_OCR_THREADS`` when set (the benchmark
+            sets it to 1 in each of its worker processes).
     """
 
     det_limit_side_len: int = 736
@@ -52,6 +56,7 @@ class RapidOcrConfig:
     max_side_len: int = 4096
     use_cls: bool = False
     text_score: float = 0.5
+    threads: int = field(default_factory=lambda: int(os.environ.get("PICD_OCR_THREADS", "-1")))
 
 
 def _model_dir() -> Path:
@@ -85,6 +90,8 @@ def _build_rapidocr(config: RapidOcrConfig):
         "Global.model_root_dir": str(models),
         "Det.limit_side_len": config.det_limit_side_len,
         "Det.limit_type": config.det_limit_type,
+        "EngineConfig.onnxruntime.intra_op_num_threads": config.threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1 if config.threads > 0 else -1,
     }
     for stage, path in paths.items():
         params[f"{stage}.model_path"] = str(path)
@@ -114,8 +121,8 @@ class RapidOcrEngine(OcrEngine):
 
     name = "rapidocr"
 
-    def __init__(self, config: RapidOcrConfig = RapidOcrConfig()) -> None:
-        self.config = config
+    def __init__(self, config: RapidOcrConfig | None = None) -> None:
+        self.config = config if config is not None else RapidOcrConfig()
 
     def recognize(self, image: np.ndarray) -> list[OcrLine]:
         image = _as_rgb(image)

@@ -341,7 +341,7 @@ def _measure(row: dict, image: np.ndarray, decoded: np.ndarray, prep: Prepared,
     row["gmsd"] = metrics.gmsd(image, decoded)
     if cfg.ocr and prep.truth is not None:
         t0 = time.perf_counter()
-        hyp = metrics.ocr_text(decoded)
+        hyp = _ocr_cached(decoded, Path(cfg.out_dir) / "ocr-cache")
         row["ocr_s"] = time.perf_counter() - t0
         row["cer"] = metrics.cer(hyp, prep.truth)
         row["word_f1"] = metrics.word_f1(hyp, prep.truth)
@@ -464,7 +464,7 @@ def run_unit(unit: Unit, cfg: BenchConfig) -> list[dict]:
 
 def _init_worker(single_thread: bool) -> None:
     if single_thread:  # one worker per core: keep the native libraries to one thread each
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PICD_OCR_THREADS"):
             os.environ[var] = "1"
         try:
             import torch

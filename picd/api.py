@@ -75,43 +75,45 @@ def _note(progress: Progress | None, msg: str) -> None:
         progress(msg)
 
 
-def encode_detailed(
-    src: Source | Page,
+@dataclass(frozen=True)
+class Analysed:
+    """What the encoder knows about a page before it spends any bytes (see `analyse`)."""
+
+    page: Page
+    mode: ct.Mode
+    analysis: Analysis | None
+    text_payload: bytes
+    background: np.ndarray  # text removed
+    weight: np.ndarray | None  # 0 where redrawn glyphs will cover the background
+    timings: dict[str, float]
+
+
+def analyse(
+    page: Page,
     *,
     mode: str = "auto",
-    bpp: float | None = None,
-    quality: float | None = None,
-    page: int = 1,
-    dpi: float = 100.0,
     layout_config: LayoutConfig | None = None,
     ocr_engine: str | OcrEngine = "rapidocr",
     progress: Progress | None = None,
-) -> EncodeResult:
-    """Encode an image or PDF page; see `encode`. Returns the bytes and what was made on the way.
+) -> Analysed:
+    """Stage 1 of encoding, independent of the target size: recognise the text (or take the PDF's
+    text layer), build and verify the text layer, code it, and take the text out of the image.
 
     ``ocr_engine`` is an engine name from `ocr.ENGINES` or an `ocr.base.OcrEngine` instance; it is
     used for raster input (a PDF page with a text layer uses that layer).
     """
     if mode not in MODES:
         raise BadInputError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
-    if bpp is not None and quality is not None:
-        raise BadInputError("give either a target bpp or a quality, not both")
-    if bpp is not None and not 0 < bpp <= 24:
-        raise BadInputError(f"target bpp {bpp} out of range (0 < bpp <= 24)")
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    pg = src if isinstance(src, Page) else load_input(src, page=page, dpi=dpi)
-    image = pg.image
+    image = page.image
     h, w = image.shape[:2]
-    timings["load"] = time.perf_counter() - t0
-
+    timings: dict[str, float] = {}
     analysis: Analysis | None = None
     if mode == "natural":
         cmode = ct.Mode.NATURAL
     else:
         t = time.perf_counter()
-        if pg.lines is not None:
-            lines = pg.lines
+        if page.lines is not None:
+            lines = page.lines
         else:
             from ocr import get_engine
 
@@ -124,7 +126,7 @@ def encode_detailed(
         analysis = build_layer(image, lines, layout_config or LayoutConfig())
         timings["layout"] = time.perf_counter() - t
         if mode == "auto":
-            if pg.kind == "pdf":
+            if page.kind == "pdf":
                 cmode = ct.Mode.DOCUMENT
             else:
                 cmode = ct.Mode.SCREEN if analysis.layer.lines else ct.Mode.NATURAL
@@ -136,60 +138,103 @@ def encode_detailed(
     text_payload = encode_layer(layer) if layer.lines else b""
     timings["text"] = time.perf_counter() - t
 
-    warnings: list[str] = []
-    if bpp is None:
-        bpp = quality_to_bpp(quality) if quality is not None else DEFAULT_BPP[cmode]
-        target = None if quality is not None else int(bpp * w * h / 8)
-        bg_budget = int(bpp * w * h / 8) if quality is not None else None
-    else:
-        target = int(bpp * w * h / 8)
-        bg_budget = None
-
     t = time.perf_counter()
     _note(progress, "removing text from the background")
     if analysis is not None and analysis.text_mask.any():
         background = remove_text(image, analysis.text_mask)
         weight = 1.0 - _coverage(layer)
     else:
-        background = image
-        weight = None
+        background, weight = image, None
     timings["inpaint"] = time.perf_counter() - t
+    return Analysed(page, cmode, analysis, text_payload, background, weight, timings)
+
+
+def code(
+    a: Analysed,
+    *,
+    bpp: float | None = None,
+    quality: float | None = None,
+    progress: Progress | None = None,
+) -> EncodeResult:
+    """Stage 2 of encoding: code the background in the bytes the target leaves and pack the file.
+
+    Run it several times on one `Analysed` to code one page at several sizes.
+    """
+    if bpp is not None and quality is not None:
+        raise BadInputError("give either a target bpp or a quality, not both")
+    if bpp is not None and not 0 < bpp <= 24:
+        raise BadInputError(f"target bpp {bpp} out of range (0 < bpp <= 24)")
+    h, w = a.page.image.shape[:2]
+    warnings: list[str] = []
+    if bpp is None and quality is not None:
+        target = None
+        bg_budget: int | None = int(quality_to_bpp(quality) * w * h / 8)
+    else:
+        target = int((bpp if bpp is not None else DEFAULT_BPP[a.mode]) * w * h / 8)
+        bg_budget = None
 
     codec = ClassicalBackgroundCodec()
-    sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text_payload)] if text_payload else []
-    fixed = ct.overhead(len(sections) + 1, w, h) + _len_extra(len(text_payload))
+    text = a.text_payload
+    sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text)] if text else []
+    fixed = ct.overhead(len(sections) + 1, w, h) + _len_extra(len(text))
     if bg_budget is None:
         assert target is not None
-        bg_budget = target - fixed - len(text_payload)
+        bg_budget = target - fixed - len(text)
         if bg_budget < codec.min_bytes():
             warnings.append(
-                f"the text layer alone ({len(text_payload)} bytes) leaves no room under the target "
+                f"the text layer alone ({len(text)} bytes) leaves no room under the target "
                 f"of {target} bytes; the background is coded at its floor"
             )
             bg_budget = codec.min_bytes()
     t = time.perf_counter()
     _note(progress, f"coding the background in {bg_budget} bytes")
     for _ in range(3):  # the section's length varint may grow by a byte or two
-        bg_payload = codec.compress(background, bg_budget, weight)
-        data = ct.pack(ct.Container(w, h, cmode, (*sections, ct.Section(ct.Tag.BACKGROUND, codec.codec_id, bg_payload))))
+        bg_payload = codec.compress(a.background, bg_budget, a.weight)
+        data = ct.pack(ct.Container(w, h, a.mode, (*sections, ct.Section(ct.Tag.BACKGROUND, codec.codec_id, bg_payload))))
         if target is None or len(data) <= target or bg_budget <= codec.min_bytes():
             break
         bg_budget = max(codec.min_bytes(), bg_budget - (len(data) - target))
-    timings["background"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
+    timings = dict(a.timings, background=time.perf_counter() - t)
+    timings["total"] = sum(timings.values())
     return EncodeResult(
         data=data,
-        mode=cmode,
+        mode=a.mode,
         width=w,
         height=h,
-        text_bytes=len(text_payload),
+        text_bytes=len(text),
         background_bytes=len(bg_payload),
         target_bytes=target,
-        analysis=analysis,
-        background=background,
+        analysis=a.analysis,
+        background=a.background,
         warnings=warnings,
         timings=timings,
     )
+
+
+def encode_detailed(
+    src: Source | Page,
+    *,
+    mode: str = "auto",
+    bpp: float | None = None,
+    quality: float | None = None,
+    page: int = 1,
+    dpi: float = 100.0,
+    layout_config: LayoutConfig | None = None,
+    ocr_engine: str | OcrEngine = "rapidocr",
+    progress: Progress | None = None,
+) -> EncodeResult:
+    """Encode an image or PDF page; see `encode`. Returns the bytes and what was made on the way
+    (`analyse` then `code`)."""
+    if bpp is not None and quality is not None:
+        raise BadInputError("give either a target bpp or a quality, not both")
+    t = time.perf_counter()
+    pg = src if isinstance(src, Page) else load_input(src, page=page, dpi=dpi)
+    load_s = time.perf_counter() - t
+    a = analyse(pg, mode=mode, layout_config=layout_config, ocr_engine=ocr_engine, progress=progress)
+    res = code(a, bpp=bpp, quality=quality, progress=progress)
+    res.timings["load"] = load_s
+    res.timings["total"] += load_s
+    return res
 
 
 def _len_extra(n: int) -> int:

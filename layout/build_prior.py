@@ -10,10 +10,11 @@ Training text: the PDF text layers (PyMuPDF ``page.get_text()``) of the document
 ``"\\n"``, exactly as the text coder sees a `TextLayer`. Only n-gram counts (orders 0..ORDER) are
 shipped, scaled and pruned, as integers.
 
-Provenance of the training text (see /work/shared/data/documents/MANIFEST.md):
-``pdfjs_freeculture.pdf`` (Lawrence Lessig, *Free Culture*, CC BY-NC 1.0, via mozilla/pdf.js) and
-the pdfplumber test PDFs (jsvine/pdfplumber, MIT repository; mostly US-government public
-documents). The shipped file holds character n-gram statistics, not the text.
+Provenance of the training text (see /work/shared/data/documents/MANIFEST.md): the pdfplumber
+test PDFs (jsvine/pdfplumber, MIT repository; mostly US-government public documents). The shipped
+file holds character n-gram statistics, not the text. (`pdfjs_freeculture.pdf`, CC BY-NC, was
+used by the first draft and is deliberately left out: its licence does not allow shipping
+material derived from it in an Apache-2.0 package.)
 
 File format (numpy ``.npz``, all integer arrays):
 - ``alphabet``: int32 code points of symbol indexes 1..K (index 0 is the escape symbol), most
@@ -34,7 +35,6 @@ from collections import Counter, defaultdict
 import numpy as np
 
 TRAIN_DOCS = (
-    "pdfjs_freeculture.pdf",
     "pdfplumber_2023-06-20-PV.pdf",
     "pdfplumber_WARN-Report-for-7-1-2015-to-03-25-2016.pdf",
     "pdfplumber_chelsea_pdta.pdf",

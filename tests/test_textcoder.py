@@ -55,7 +55,7 @@ def test_round_trip_random(lines):
 
 def test_round_trip_small_and_golden():
     data = encode_layer(SMALL)
-    assert data.hex() == "303d11af08336425bc2171f6925e7a60061f3030343b9b5af3294c429f1e38536aa307e7be83"
+    assert data.hex() == "3169d6879bec84997bc2290aaab6ae35a66257cb25e4edde40472193fa27b04c631253ffd5d2e6fb54"
     assert decode_layer(data, 640, 480) == SMALL
 
 

@@ -22,8 +22,6 @@ import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
-
 from picd import api
 from picd.imageio import load_input
 

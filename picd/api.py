@@ -41,6 +41,13 @@ TEXT_CODEC_ID = 1
 Progress = Callable[[str], None]
 
 
+def _check_target(bpp: float | None, quality: float | None) -> None:
+    if bpp is not None and quality is not None:
+        raise BadInputError("give either a target bpp or a quality, not both")
+    if bpp is not None and not 0 < bpp <= 24:
+        raise BadInputError(f"target bpp {bpp} out of range (0 < bpp <= 24)")
+
+
 def quality_to_bpp(quality: float) -> float:
     """``--quality Q`` (0..100) -> background rate: 0.002 * 2**(Q / 12.5) bits per pixel
     (0.002 at Q=0, 0.032 at Q=50, 0.512 at Q=100); the text layer is lossless on top."""
@@ -160,10 +167,7 @@ def code(
 
     Run it several times on one `Analysed` to code one page at several sizes.
     """
-    if bpp is not None and quality is not None:
-        raise BadInputError("give either a target bpp or a quality, not both")
-    if bpp is not None and not 0 < bpp <= 24:
-        raise BadInputError(f"target bpp {bpp} out of range (0 < bpp <= 24)")
+    _check_target(bpp, quality)
     h, w = a.page.image.shape[:2]
     warnings: list[str] = []
     if bpp is None and quality is not None:
@@ -225,8 +229,7 @@ def encode_detailed(
 ) -> EncodeResult:
     """Encode an image or PDF page; see `encode`. Returns the bytes and what was made on the way
     (`analyse` then `code`)."""
-    if bpp is not None and quality is not None:
-        raise BadInputError("give either a target bpp or a quality, not both")
+    _check_target(bpp, quality)  # before OCR, which takes seconds
     t = time.perf_counter()
     pg = src if isinstance(src, Page) else load_input(src, page=page, dpi=dpi)
     load_s = time.perf_counter() - t

@@ -183,9 +183,6 @@ class ClassicalBackgroundCodec(BackgroundCodec):
     def __init__(self, formats: tuple[int, ...] = (_FMT_AVIF, _FMT_WEBP)):
         self.formats = formats
 
-    def min_bytes(self) -> int:
-        return 4
-
     def compress(self, image: np.ndarray, max_bytes: int, weight: np.ndarray | None = None) -> bytes:
         h, w = image.shape[:2]
         wt = np.ones((h, w), np.float32) if weight is None else weight.astype(np.float32)

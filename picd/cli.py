@@ -212,7 +212,6 @@ def eval_(original, decoded, truth, page, dpi, as_json):
     Prints bpp (when DECODED is a .picd file), PSNR, MS-SSIM, GMSD, and the OCR character
     error rate and word F1 of the decoded image against the truth text.
     """
-    from ocr.base import lines_text
     from picd import metrics
     from picd.api import decode
     from picd.container import is_picd
@@ -233,10 +232,8 @@ def eval_(original, decoded, truth, page, dpi, as_json):
                             f"decoded {img.shape[1]}x{img.shape[0]}")
     if truth is not None:
         ref_text, source = _read(truth).decode("utf-8", "replace"), "truth file"
-    elif ref.lines:
-        ref_text, source = lines_text(ref.lines), "PDF text layer"
     else:
-        ref_text, source = metrics.ocr_text(ref.image), "OCR of the original"
+        ref_text, source = metrics.reference_text(ref.image, ref.lines)
     hyp = metrics.ocr_text(img)
     d = {
         "bpp": bpp,

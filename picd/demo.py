@@ -31,7 +31,6 @@ def side_by_side(a: np.ndarray, b: np.ndarray, gap: int = 8) -> np.ndarray:
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default="out/demo", show_default=True)
 def main(folder: Path, output: Path) -> None:
     """Encode and decode every image/PDF in FOLDER; print sizes and text accuracy."""
-    from ocr.base import lines_text
     from picd import metrics
     from picd.api import decode_detailed, encode_detailed
     from picd.errors import PicdError
@@ -66,7 +65,7 @@ def main(folder: Path, output: Path) -> None:
         if res.mode.name == "NATURAL":
             f1 = float("nan")
         else:
-            ref = lines_text(page.lines) if page.lines else metrics.ocr_text(page.image)
+            ref, _ = metrics.reference_text(page.image, page.lines)
             f1 = metrics.word_f1(metrics.ocr_text(dec.image), ref)
         kept = res.analysis.layer.n_words if res.analysis else 0
         rej = len(res.analysis.rejected) if res.analysis else 0
@@ -75,7 +74,7 @@ def main(folder: Path, output: Path) -> None:
             f"{res.bpp:>7.4f} {res.text_bytes:>5} {res.background_bytes:>5} {kept:>4}/{kept + rej:<4} "
             f"{metrics.psnr(page.image, dec.image):>6.2f} {f1:>6.3f} {t_enc:>5.1f} {t_dec:>5.2f}"
         )
-    click.echo(f"\nwords: redrawn/found; wordF1: OCR of the decoded image against the PDF text layer or OCR of the original.")
+    click.echo("\nwords: redrawn/found; wordF1: OCR of the decoded image against the PDF text layer or OCR of the original.")
     click.echo(f"outputs in {output}/ (<name>.picd, <name>.png decoded, <name>_side.png original | decoded)")
     sys.exit(1 if failures else 0)
 

@@ -221,22 +221,16 @@ def ocr_text(image: np.ndarray) -> str:
 
     Uses ``ocr.get_engine("rapidocr")`` (one cached engine per process).
     """
-    image = np.ascontiguousarray(image)
-    try:
-        from ocr import get_engine, lines_text
-    except ImportError:  # ocr/ engines not in this checkout yet: RapidOCR directly, same models
-        return _rapidocr_text(image)
-    return lines_text(get_engine("rapidocr").recognize(image))
+    from ocr import get_engine, lines_text
+
+    return lines_text(get_engine("rapidocr").recognize(np.ascontiguousarray(image)))
 
 
-_RAPID = None
+def reference_text(image: np.ndarray, lines) -> tuple[str, str]:
+    """The text a decoded image is judged against, and where it came from: an exact text layer
+    (``lines``, e.g. a PDF's) when there is one, else OCR of the original ``image``."""
+    if lines:
+        from ocr import lines_text
 
-
-def _rapidocr_text(image: np.ndarray) -> str:
-    global _RAPID
-    if _RAPID is None:
-        from rapidocr import RapidOCR
-
-        _RAPID = RapidOCR(params={"Global.log_level": "warning", "Global.use_cls": False})
-    result = _RAPID(np.ascontiguousarray(image[..., ::-1]))
-    return "\n".join(result.txts or ())
+        return lines_text(lines), "PDF text layer"
+    return ocr_text(image), "OCR of the original"

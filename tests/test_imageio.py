@@ -86,9 +86,6 @@ def test_write_atomic_leaves_nothing_on_failure(tmp_path):
     write_atomic(target, b"abc")
     assert target.read_bytes() == b"abc"
 
-    class Boom(bytes):
-        pass
-
     with pytest.raises(Exception):
         write_atomic(tmp_path / "missing-dir" / "x.bin", b"abc")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from picd.background import remove_text
-from picd.entropy_gaussian import FREQ_BITS, IndexedTables, TableDecoder, TableEncoder, freqs_from_probs
+from picd.entropy_gaussian import FREQ_BITS, IndexedTables, TableDecoder, TableEncoder
 from picd.errors import BadStreamError, MissingModelError
 from picd.learned.codec import DOWNSCALES, LearnedBackgroundCodec
 from picd.learned.model import A_BITS, IntConv, LearnedCodecModel, ModelConfig

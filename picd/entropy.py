@@ -86,6 +86,7 @@ class Encoder:
         # (kind, symbol, param) per coded symbol, replayed to validate the trimmed tail.
         self._ops: list[tuple[int, object, object]] = []
         self._recorded = 0
+        self._info = 0.0  # bits of information coded, tallied as the decoder tallies them
 
     def _record(self, kind: int, symbol: object, param: object, size: int) -> None:
         if self._ops is not None:
@@ -101,6 +102,7 @@ class Encoder:
         if not 0 <= symbol < len(p):  # type: ignore[operator]
             raise ValueError(f"symbol {symbol} outside alphabet of {len(p)}")
         self._enc.encode(int(symbol), Categorical(p, perfect=False))  # type: ignore[arg-type]
+        self._info += _categorical_info(p, int(symbol))  # type: ignore[arg-type]
         self._record(0, int(symbol), p, len(p))  # type: ignore[arg-type]
         return int(symbol)  # type: ignore[arg-type]
 
@@ -114,6 +116,7 @@ class Encoder:
             rest -= k
             chunk = (value >> rest) & ((1 << k) - 1)
             self._enc.encode(chunk, _UNIFORM[k])
+            self._info += k
             self._record(1, chunk, k, 1)
         return value
 
@@ -127,18 +130,32 @@ class Encoder:
             raise ValueError("symbols outside the tables' alphabet")
         rows = np.ascontiguousarray(rows)
         self._enc.encode(symbols, Categorical(perfect=False), rows)
+        self._info += _indexed_info(rows, symbols)
         self._record(2, symbols, rows, rows.size)  # type: ignore[arg-type]
 
     def finish(self) -> bytes:
         """The coded bytes (may be empty). The encoder must not be used afterwards."""
         words = np.asarray(self._enc.get_compressed(), dtype=np.uint32)
         data = words.astype(">u4").tobytes().rstrip(b"\0")
-        if self._ops is None or not data:
-            return data
-        groups = self._groups()
-        for cand in _tail_candidates(data):
-            if _replays(cand, groups):
-                return cand
+        if self._ops is not None and data:
+            groups = self._groups()
+            data = next((c for c in _tail_candidates(data) if _replays(c, groups)), data)
+        # Trimming trailing zero bytes can leave fewer bytes than the decoder's truncation check
+        # allows for the information coded (a run of zero symbols at the end). Lengthen the
+        # stream to what the check needs, ending in a non-zero byte that still decodes the same
+        # symbols (replayed); zeros, which the decoder reads past the end anyway, as a fallback.
+        need = len(data)
+        while _budget_bits(need) < self._info + 1.0:
+            need += 1
+        if need > len(data):
+            groups = self._groups() if self._ops is not None else None
+            # a non-zero last byte can only come after the zero bytes that carry the coded bits
+            for extra in range(need, max(need, int(self._info // 8)) + 9):
+                for last in (1, 0x80, 0xFF):
+                    cand = data + b"\0" * (extra - len(data) - 1) + bytes([last])
+                    if groups is not None and _replays(cand, groups):
+                        return cand
+            data += b"\0" * (need - len(data))
         return data
 
     def _groups(self) -> list[tuple[int, object, object]]:
@@ -199,6 +216,20 @@ def _tail_candidates(data: bytes) -> list[bytes]:
     return out
 
 
+def _budget_bits(n_bytes: int) -> float:
+    """Information a stream of ``n_bytes`` may carry before the decoder calls it truncated."""
+    return 8.0 * n_bytes * 1.01 + 64.0
+
+
+def _categorical_info(p: np.ndarray, s: int) -> float:
+    return min(24.0, math.log2(float(p.sum()) / max(float(p[s]), 1e-300)))
+
+
+def _indexed_info(rows: np.ndarray, symbols: np.ndarray) -> float:
+    p = rows[np.arange(len(symbols)), symbols] / rows.sum(axis=1)
+    return float(np.minimum(24.0, -np.log2(np.maximum(p, 1e-300))).sum())
+
+
 def _words(data: bytes) -> np.ndarray:
     pad = (-len(data)) % 4
     return np.frombuffer(bytes(data) + b"\0" * pad, dtype=">u4").astype(np.uint32)
@@ -218,7 +249,7 @@ class Decoder:
     def __init__(self, data: bytes) -> None:
         self._dec = RangeDecoder(_words(data))
         self._spent = 0.0
-        self._budget = 8.0 * len(data) * 1.01 + 64.0
+        self._budget = _budget_bits(len(data))
 
     def _decode(self, *args: object) -> object:
         try:
@@ -235,7 +266,7 @@ class Decoder:
         """Decode one symbol under integer frequencies ``freqs`` (``symbol`` is ignored)."""
         p = _probs(freqs)
         s = int(self._decode(Categorical(p, perfect=False)))  # type: ignore[call-overload]
-        self._spend(min(24.0, math.log2(float(p.sum()) / max(float(p[s]), 1e-300))))
+        self._spend(_categorical_info(p, s))
         return s
 
     def bits(self, nbits: int, value: int | None = None) -> int:
@@ -256,8 +287,7 @@ class Decoder:
             return np.zeros(idx.shape, dtype=np.int32)
         rows = np.ascontiguousarray(_probs(np.asarray(tables)[idx.ravel()]))
         out = np.asarray(self._decode(Categorical(perfect=False), rows), dtype=np.int32)
-        p = rows[np.arange(len(out)), out] / rows.sum(axis=1)
-        self._spend(float(np.minimum(24.0, -np.log2(np.maximum(p, 1e-300))).sum()))
+        self._spend(_indexed_info(rows, out))
         return out.reshape(idx.shape)
 
 

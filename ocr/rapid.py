@@ -143,6 +143,33 @@ class RapidOcrEngine(OcrEngine):
                 lines.append(line)
         return reading_order(lines)
 
+    def read_lines(self, image: np.ndarray, boxes: list[Box]) -> list[str]:
+        """Recognition only (no detection): the text of each box, read as one line.
+
+        Each box is widened by ``pad_y`` of its height above and below and ``pad_x`` of it left and
+        right (the margin RapidOCR's own detection boxes leave around the ink), clipped to the image.
+        A line read with a confidence below ``text_score`` gives ``""``, as in `recognize`.
+        """
+        image = _as_rgb(image)
+        if not boxes:
+            return []
+        h, w = image.shape[:2]
+        crops = []
+        for x0, y0, x1, y1 in boxes:
+            bh = max(1, y1 - y0)
+            py, px = round(_PAD_Y * bh), round(_PAD_X * bh)
+            cx0, cy0 = max(0, x0 - px), max(0, y0 - py)
+            cx1, cy1 = min(w, max(x1 + px, cx0 + 1)), min(h, max(y1 + py, cy0 + 1))
+            crops.append(np.ascontiguousarray(image[cy0:cy1, cx0:cx1, ::-1]))  # BGR
+        result = _cached_rapidocr(self.config).recognize_txt(crops)
+        out = []
+        for txt, score in zip(result.txts, result.scores):
+            out.append(_clean(str(txt)) if float(score) >= self.config.text_score else "")
+        return out
+
+
+_PAD_Y, _PAD_X = 0.3, 0.5  # margins of `RapidOcrEngine.read_lines` crops, in box heights
+
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
@@ -174,7 +201,7 @@ class _Token:
     text: str
     score: float
     box: tuple[float, float, float, float]
-    joins_previous: bool  # no white space before it, and it or its predecessor is CJK
+    joins_previous: bool  # no white space before it, on a line read one character per token
 
 
 def _tokens(txt: str, word_results) -> list[_Token]:
@@ -184,9 +211,11 @@ def _tokens(txt: str, word_results) -> list[_Token]:
     characters on lines with CJK. A token's characters are the line's next non-space characters,
     so walking the line text tells where white space falls between tokens.
     """
+    # RapidOCR switches a whole line to one token per character as soon as it holds one CJK (or
+    # full-width) character; the Latin letters of such a line are single-character tokens too.
+    char_mode = any(_is_wide(c) for text, _, _ in word_results for c in str(text))
     tokens: list[_Token] = []
     pos = 0
-    prev_wide = False
     for text, score, quad in word_results:
         core = "".join(str(text).split())
         if not core:
@@ -195,10 +224,8 @@ def _tokens(txt: str, word_results) -> list[_Token]:
         space_before = k < 0 or (k > pos and any(c.isspace() for c in txt[pos:k]))
         if k >= 0:
             pos = k + len(core)
-        wide = _is_wide(core[0])
-        joins = bool(tokens) and not space_before and (wide or prev_wide)
+        joins = bool(tokens) and not space_before and char_mode
         tokens.append(_Token(core, float(score), _quad_box(quad), joins))
-        prev_wide = _is_wide(core[-1])
     return tokens
 
 
@@ -237,8 +264,10 @@ def _make_line(image: np.ndarray, txt: str, score: float, quad: np.ndarray, word
         boxes.append((max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])))
     # CJK characters without white space between them form one word unless the ink leaves a
     # gap of a quarter em (a space the recogniser did not transcribe).
+    # The em is the median width of the wide characters' ink, but at least 0.6 of the line box's
+    # height: a line with only a narrow full-width sign (a "：") has no wide ink to measure.
     wide_widths = [b[2] - b[0] for t, b in zip(tokens, boxes) if _is_wide(t.text[0])]
-    em = float(np.median(wide_widths)) if wide_widths else line_box[3] - line_box[1]
+    em = max(float(np.median(wide_widths)) if wide_widths else 0.0, 0.6 * (line_box[3] - line_box[1]))
     merged: list[tuple[str, list[float], Box]] = []
     for tok, box in zip(tokens, boxes):
         if merged and tok.joins_previous and box[0] - merged[-1][2][2] <= 0.25 * em:

@@ -118,6 +118,21 @@ def test_cjk_characters_join_into_words_split_at_ink_gaps(monkeypatch):
     assert line.words[0].confidence == pytest.approx(0.95)
 
 
+def test_latin_letters_on_a_line_read_per_character_join_into_words(monkeypatch):
+    # One full-width sign switches RapidOCR to one token per character for the whole line; the
+    # Latin letters must still form words (split only where the text has white space).
+    image = np.full((40, 200, 3), 255, np.uint8)
+    cols = [(10, 17), (18, 25), (27, 30), (31, 38), (39, 46), (80, 87), (88, 95)]
+    for x0, x1 in cols:
+        image[12:30, x0:x1] = 0
+    chars = "ab：cd" + "ef"
+    tokens = [tuple((c, 0.9, _quad(x0 - 1, 8, x1 + 1, 34)) for c, (x0, x1) in zip(chars, cols))]
+    result = _fake_result(["ab：cd ef"], [(5, 8, 100, 34)], tokens)
+    monkeypatch.setattr(rapid, "_cached_rapidocr", lambda config: lambda array: result)
+    (line,) = rapid.RapidOcrEngine().recognize(image)
+    assert [w.text for w in line.words] == ["ab：cd", "ef"]
+
+
 def test_rapid_lines_in_reading_order_and_blank_words_dropped(monkeypatch):
     image = np.full((100, 200, 3), 255, np.uint8)
     image[60:70, 20:60] = 0

@@ -67,6 +67,11 @@ class OcrEngine(ABC):
     def recognize(self, image: np.ndarray) -> list[OcrLine]:
         """Lines in reading order (top to bottom, then left to right)."""
 
+    def read_lines(self, image: np.ndarray, boxes: list[Box]) -> list[str]:
+        """Recognition only: the text inside each box, read as one line (``""`` where nothing is
+        read). Engines without a separate recogniser do not offer it."""
+        raise NotImplementedError(f"the {self.name} engine cannot read given boxes")
+
 
 class NullOcrEngine(OcrEngine):
     """Finds no text: natural mode, and the baseline in tests."""

@@ -196,16 +196,25 @@ class ClassicalBackgroundCodec(BackgroundCodec):
         ref_wt = np.asarray(Image.fromarray(wt, mode="F").resize((ew, eh), Image.Resampling.BOX), np.float32)
         best = _Candidate(flat, self._error(ref, ref_wt, self.decompress(flat, ew, eh)))
         pil = Image.fromarray(image)
+        found = False  # some scale gave a coded candidate
         for scale in self._scales(w, h, max_bytes):
             sw, sh = max(1, round(w / scale)), max(1, round(h / scale))
             small = pil.resize((sw, sh), Image.Resampling.LANCZOS)
+            here: _Candidate | None = None  # the best of this scale
             for fmt in self.formats:
                 payload = self._fit(fmt, small, max_bytes)
                 if payload is None:
                     continue
                 err = self._error(ref, ref_wt, self.decompress(payload, ew, eh))
-                if err < best.error:
-                    best = _Candidate(payload, err)
+                if here is None or err < here.error:
+                    here = _Candidate(payload, err)
+            if here is None:
+                continue
+            if found and here.error >= best.error:
+                break  # the error over scales is taken as unimodal: coarser only gets worse
+            found = True
+            if here.error < best.error:
+                best = here
         return best.payload
 
     def decompress(self, data: bytes, width: int, height: int) -> np.ndarray:
@@ -252,8 +261,12 @@ class ClassicalBackgroundCodec(BackgroundCodec):
 
     @staticmethod
     def _fit(fmt: int, small: Image.Image, max_bytes: int) -> bytes | None:
-        """Highest quality whose payload fits (bisection over Pillow's 0..100 quality)."""
-        lo, hi, best = 0, 100, None
+        """Highest quality whose payload fits (bisection over Pillow's 0..100 quality); None
+        when even quality 0 does not fit (found with one encode)."""
+        best = _encode(fmt, small, 0)
+        if len(best) > max_bytes:
+            return None
+        lo, hi = 1, 100
         while lo <= hi:
             q = (lo + hi) // 2
             p = _encode(fmt, small, q)

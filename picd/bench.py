@@ -35,6 +35,7 @@ import csv
 import hashlib
 import html
 import io
+import json
 import math
 import multiprocessing
 import os
@@ -42,13 +43,14 @@ import sys
 import time
 import traceback
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import click
 import numpy as np
 
+from ocr.base import OcrEngine, OcrLine, OcrWord, lines_text
 from picd import baselines, metrics
 from picd.errors import BadInputError
 from picd.imageio import save_image_atomic, write_atomic
@@ -79,6 +81,13 @@ class BenchConfig:
         dpi: resolution PDF pages are rendered at. pages: pages per PDF (from the first).
         factors: downscale factors the classical codecs may use (``(1,)``: quality only).
         ocr: run OCR on decoded images (CER, word F1); off: those columns stay empty.
+        ocr_lines: how the decoded images are read. ``N > 0``: recognition only, of at most
+            ``N`` text lines per image taken evenly through the original's lines in reading
+            order, at the original's line boxes (OCR lines, or the PDF text layer's), the same
+            lines for every codec; the truth is then the original read the same way (or the PDF
+            text of those lines). ``0``: full OCR (detection and recognition) of every decoded
+            image against the whole truth text (several times slower on text-heavy pages).
+            A ``--truth-dir`` text has no line boxes: those images are always read in full.
         crop: side in pixels of the region shown in ``crops.html``.
     """
 
@@ -91,6 +100,7 @@ class BenchConfig:
     pages: int = 1
     factors: tuple[int, ...] = baselines.DEFAULT_FACTORS
     ocr: bool = True
+    ocr_lines: int = 24
     crop: int = 256
 
 
@@ -112,6 +122,14 @@ class Prepared:
     truth_source: str  # "truth-dir", "pdf-text", "ocr-original", "none"
     crop_box: tuple[int, int, int, int]
     note: str = ""
+    ocr_boxes: tuple[tuple[int, int, int, int], ...] | None = None  # read only these (ocr_lines)
+
+    @property
+    def truth_label(self) -> str:
+        """The ``truth`` column: the truth's source, and the lines read when sampling."""
+        if self.ocr_boxes is None:
+            return self.truth_source
+        return f"{self.truth_source}:{len(self.ocr_boxes)}-lines"
 
 
 @dataclass
@@ -235,16 +253,75 @@ def _load(item: Item, dpi: float):
     return load_input(item.path, page=item.page or 1, dpi=dpi)
 
 
-def _ocr_cached(image: np.ndarray, cache_dir: Path) -> str:
+def _pixel_key(image: np.ndarray) -> str:
     h = hashlib.sha256(f"{image.shape}".encode())
     h.update(np.ascontiguousarray(image).tobytes())
-    path = cache_dir / f"{h.hexdigest()[:32]}.txt"
+    return h.hexdigest()[:32]
+
+
+def _ocr_cached(image: np.ndarray, cache_dir: Path) -> str:
+    """OCR text of a (decoded) image, cached by its pixels."""
+    path = cache_dir / f"{_pixel_key(image)}.txt"
     if path.is_file():
         return path.read_text(encoding="utf-8")
     text = metrics.ocr_text(image)
     cache_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text.encode("utf-8"))
     return text
+
+
+def _word_from_json(d: dict) -> OcrWord:
+    d = dict(d, box=tuple(d["box"]))
+    if d.get("color") is not None:
+        d["color"] = tuple(d["color"])
+    return OcrWord(**d)
+
+
+def _ocr_lines_cached(image: np.ndarray, cache_dir: Path) -> tuple[list, float]:
+    """OCR lines of an original image and the seconds the OCR took, cached by its pixels (JSON):
+    the truth text and picd's own encoder (``analyse``) share one OCR of each original."""
+    from ocr import get_engine
+
+    path = cache_dir / f"{_pixel_key(image)}.lines.json"
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        lines = [OcrLine(tuple(_word_from_json(w) for w in line)) for line in data["lines"]]
+        return lines, float(data["seconds"])
+    t0 = time.perf_counter()
+    lines = get_engine("rapidocr").recognize(np.ascontiguousarray(image))
+    seconds = time.perf_counter() - t0
+    data = {"seconds": seconds, "lines": [[asdict(w) for w in line.words] for line in lines]}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+    return lines, seconds
+
+
+def _read_cached(image: np.ndarray, boxes: tuple, cache_dir: Path) -> str:
+    """Recognition alone at ``boxes`` (`ocr.base.OcrEngine.read_lines`), one line per row,
+    cached by the pixels and the boxes."""
+    from ocr import get_engine
+
+    key = hashlib.sha256(repr(boxes).encode()).hexdigest()[:12]
+    path = cache_dir / f"{_pixel_key(image)}.{key}.txt"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    texts = get_engine("rapidocr").read_lines(np.ascontiguousarray(image), list(boxes))
+    text = "\n".join(texts)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text.encode("utf-8"))
+    return text
+
+
+class _GivenLines(OcrEngine):
+    """An OCR engine that returns lines recognised before (see `_ocr_lines_cached`)."""
+
+    name = "cached"
+
+    def __init__(self, lines: list) -> None:
+        self.lines = lines
+
+    def recognize(self, image: np.ndarray) -> list:
+        return list(self.lines)
 
 
 def crop_box(image: np.ndarray, size: int) -> tuple[int, int, int, int]:
@@ -267,22 +344,35 @@ def prepare(item: Item, cfg: BenchConfig) -> Prepared:
     page = _load(item, cfg.dpi)
     image = page.image
     h, w = image.shape[:2]
-    truth, source, note = None, "none", ""
+    truth, source, note, boxes = None, "none", "", None
+    cache = Path(cfg.out_dir) / "ocr-cache"
     if cfg.truth_dir and (tf := _truth_file(item, cfg.truth_dir)) is not None:
         raw = tf.read_text(encoding="utf-8", errors="replace")
         truth, source = (hocr_text(raw) if tf.suffix == ".hocr" else raw), "truth-dir"
     elif page.kind == "pdf" and page.lines:
-        from ocr import lines_text
-
-        truth, source = lines_text(page.lines), "pdf-text"
+        lines = sample_lines(page.lines, cfg.ocr_lines) if cfg.ocr_lines > 0 else page.lines
+        truth, source = lines_text(lines), "pdf-text"
+        if cfg.ocr_lines > 0:
+            boxes = tuple(line.box for line in lines)
     elif cfg.ocr:
         if page.kind == "pdf":
             note = "PDF page has no text layer: truth is OCR of the original"
-        truth, source = _ocr_cached(image, Path(cfg.out_dir) / "ocr-cache"), "ocr-original"
+        lines, _ = _ocr_lines_cached(image, cache)
+        truth, source = lines_text(lines), "ocr-original"
+        if cfg.ocr_lines > 0:
+            boxes = tuple(line.box for line in sample_lines(lines, cfg.ocr_lines))
+            truth = _read_cached(image, boxes, cache)
     box = crop_box(image, cfg.crop)
     x0, y0, x1, y1 = box
     save_image_atomic(_crops_dir(cfg) / _crop_name(item.key, "", None), image[y0:y1, x0:x1])
-    return Prepared(item, w, h, truth, source, box, note)
+    return Prepared(item, w, h, truth, source, box, note, boxes)
+
+
+def sample_lines(lines: list[OcrLine], n: int) -> list[OcrLine]:
+    """At most ``n`` of ``lines``, taken evenly through them (all of them if there are fewer)."""
+    if len(lines) <= n:
+        return list(lines)
+    return [lines[(2 * i + 1) * len(lines) // (2 * n)] for i in range(n)]
 
 
 def _crops_dir(cfg: BenchConfig) -> Path:
@@ -341,7 +431,11 @@ def _measure(row: dict, image: np.ndarray, decoded: np.ndarray, prep: Prepared,
     row["gmsd"] = metrics.gmsd(image, decoded)
     if cfg.ocr and prep.truth is not None:
         t0 = time.perf_counter()
-        hyp = _ocr_cached(decoded, Path(cfg.out_dir) / "ocr-cache")
+        cache = Path(cfg.out_dir) / "ocr-cache"
+        if prep.ocr_boxes is not None:
+            hyp = _read_cached(decoded, prep.ocr_boxes, cache)
+        else:
+            hyp = _ocr_cached(decoded, cache)
         row["ocr_s"] = time.perf_counter() - t0
         row["cer"] = metrics.cer(hyp, prep.truth)
         row["word_f1"] = metrics.word_f1(hyp, prep.truth)
@@ -359,7 +453,7 @@ def _crop_name(key: str, codec: str, bpp: float | None) -> str:
 def _base_row(prep: Prepared, codec: str, target: float) -> dict:
     w, h = prep.width, prep.height
     return {"image": prep.item.key, "codec": codec, "target_bpp": target, "width": w,
-            "height": h, "max_bytes": int(target * w * h / 8), "truth": prep.truth_source,
+            "height": h, "max_bytes": int(target * w * h / 8), "truth": prep.truth_label,
             "note": prep.note}
 
 
@@ -423,7 +517,12 @@ def _run_picd(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Path) 
                     t0 = time.perf_counter()
                     src = prep.item.path if prep.item.page else image
                     page = api.load_input(src, page=prep.item.page or 1, dpi=cfg.dpi)
-                    analysed = api.analyse(page, mode="auto")
+                    engine, ocr_s = "rapidocr", 0.0
+                    if page.lines is None and cfg.ocr:  # the original's OCR, shared with the truth
+                        lines, ocr_s = _ocr_lines_cached(page.image, Path(cfg.out_dir) / "ocr-cache")
+                        engine = _GivenLines(lines)
+                    t0 -= ocr_s  # the encode time includes the OCR as it was measured
+                    analysed = api.analyse(page, mode="auto", ocr_engine=engine)
                     analyse_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 data = api.code(analysed, bpp=target).data
@@ -582,10 +681,13 @@ def run_bench(inputs: list[str], cfg: BenchConfig = BenchConfig()) -> Path:
         if prep.note:
             problems.append(f"{item.key}: {prep.note}")
             _log(f"bench: {problems[-1]}")
-        _log(f"bench: prepared {item.key} ({prep.width}x{prep.height}, truth: {prep.truth_source})")
+        _log(f"bench: prepared {item.key} ({prep.width}x{prep.height}, truth: {prep.truth_label})")
 
     rows = read_rows(csv_path)  # error/skipped rows stay until their unit replaces them
-    done = {_row_key(r) for r in rows if r.get("status") in DONE}
+    # a row measured against another truth (another --ocr-lines, a new truth file) is redone
+    labels = {key: prep.truth_label for key, prep in preps.items()}
+    done = {_row_key(r) for r in rows if r.get("status") in DONE
+            and (not cfg.ocr or r.get("truth") == labels.get(r.get("image")))}
     units: list[Unit] = []
     for key, prep in preps.items():
         for name in codecs:
@@ -667,6 +769,25 @@ def write_report(out: Path, rows: list[dict], preps: dict[str, Prepared], cfg: B
     _crops_html(out, rows, preps, cfg)
 
 
+def _reading_md(preps: dict[str, Prepared], cfg: BenchConfig) -> str:
+    """How the decoded images were read, for the summary."""
+    if not cfg.ocr:
+        return "OCR was off (`--no-ocr`): no CER or word F1."
+    sampled = [p for p in preps.values() if p.ocr_boxes is not None]
+    text = (f"Reading: full OCR (detection and recognition) of each decoded image against the "
+            f"whole truth text (`--ocr-lines 0`)." if not sampled else
+            f"Reading (`--ocr-lines {cfg.ocr_lines}`): on {len(sampled)} image(s), at most "
+            f"{cfg.ocr_lines} text lines per image, taken evenly through the original's lines, "
+            "are read by recognition alone at the original's line boxes, the same lines for "
+            "every codec; the truth is the original read the same way (or the PDF text of those "
+            "lines). Text a codec moves out of its line box, or lines OCR did not find in the "
+            "original, are not measured; `--ocr-lines 0` reads whole images (slower).")
+    full = len(preps) - len(sampled)
+    if sampled and full:
+        text += f" {full} image(s) with a `--truth-dir` text were read in full."
+    return text
+
+
 def _summary_md(rows, summary, preps, cfg, problems, seconds) -> str:
     def f(x: float, nd: int) -> str:
         return "-" if math.isnan(x) else (f"{x:.{nd}f}" if math.isfinite(x) else "inf")
@@ -691,6 +812,7 @@ def _summary_md(rows, summary, preps, cfg, problems, seconds) -> str:
         "PSNR on RGB; MS-SSIM and GMSD on luma (GMSD: lower is better); CER and word F1 of "
         "RapidOCR on the decoded image against the truth. Times in seconds (one encode / decode "
         "at the chosen setting), memory in MB (peak RSS of the worker process, baseline included).", "",
+        _reading_md(preps, cfg), "",
     ]
     codecs = sorted({c for c, _ in summary}, key=lambda c: (not c.startswith("picd"), c))
     for target in cfg.bpps:
@@ -827,9 +949,14 @@ _D = BenchConfig()
               help="Downscale factors the classical codecs may use (1: quality search only).")
 @click.option("--ocr/--no-ocr", default=_D.ocr, show_default=True,
               help="OCR decoded images for CER and word F1.")
+@click.option("--ocr-lines", default=_D.ocr_lines, show_default=True, type=click.IntRange(0, 100_000),
+              help="Read at most N text lines per image, by recognition alone at the original's "
+                   "line boxes (the same lines for every codec); 0: full OCR of every decoded "
+                   "image (several times slower on text-heavy pages).")
 @click.option("--crop", default=_D.crop, show_default=True, type=click.IntRange(16, 4096),
               help="Side of the crops in crops.html, in pixels.")
-def bench_command(inputs, codecs, bpp, truth_dir, out_dir, jobs, dpi, pages, factors, ocr, crop):
+def bench_command(inputs, codecs, bpp, truth_dir, out_dir, jobs, dpi, pages, factors, ocr,
+                  ocr_lines, crop):
     """Compare picd with AVIF, WebP, JPEG XL, JPEG and DjVu at the same sizes.
 
     INPUTS are images, PDFs, or folders of them. Each codec is coded at or just under every
@@ -846,7 +973,7 @@ def bench_command(inputs, codecs, bpp, truth_dir, out_dir, jobs, dpi, pages, fac
         raise click.BadParameter("factors must be integers >= 1", param_hint="--factors")
     cfg = replace(_D, codecs=tuple(c.strip() for c in codecs.split(",") if c.strip()),
                   bpps=_floats(bpp), truth_dir=truth_dir, out_dir=out_dir, jobs=jobs, dpi=dpi,
-                  pages=pages, factors=facs, ocr=ocr, crop=crop)
+                  pages=pages, factors=facs, ocr=ocr, ocr_lines=ocr_lines, crop=crop)
     run_bench(list(inputs), cfg)
 
 

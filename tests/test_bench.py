@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
+import ocr
+from ocr.base import OcrEngine, OcrLine, OcrWord
 from picd import baselines, bench, metrics
 
 
@@ -147,20 +149,72 @@ def test_end_to_end_report_bad_input_and_resume(tmp_path, monkeypatch):
     assert len(_read(out / "results.csv")) == len(rows)
 
 
-def test_ocr_truth_is_cached(tmp_path, monkeypatch):
+class _FakeOcr(OcrEngine):
+    """Stands in for RapidOCR (no models in tests): one line, and records what it is asked."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.recognized = 0
+        self.read: list[list] = []
+
+    def recognize(self, image):
+        self.recognized += 1
+        return [OcrLine((OcrWord("Line", (8, 26, 30, 36)), OcrWord("0", (33, 26, 38, 36))))]
+
+    def read_lines(self, image, boxes):
+        self.read.append(list(boxes))
+        return ["Line 0"] * len(boxes)
+
+
+@pytest.fixture
+def fake_ocr(monkeypatch):
+    engine = _FakeOcr()
+    monkeypatch.setattr(ocr, "get_engine", lambda name="rapidocr": engine)
+    return engine
+
+
+@pytest.mark.parametrize("ocr_lines", [0, 24])
+def test_ocr_truth_is_cached(tmp_path, fake_ocr, ocr_lines):
     Image.fromarray(_screen()).save(tmp_path / "a.png")
-    seen = []
-    monkeypatch.setattr(metrics, "ocr_text", lambda image: seen.append(1) or "Line 0")
-    cfg = bench.BenchConfig(codecs=("jpeg",), bpps=(1.0,), out_dir=str(tmp_path / "r"))
+    cfg = bench.BenchConfig(codecs=("jpeg",), bpps=(1.0,), out_dir=str(tmp_path / "r"),
+                            ocr_lines=ocr_lines)
     items, problems = bench.collect_items([str(tmp_path / "a.png")], 1)
     assert not problems
     first = bench.prepare(items[0], cfg)
     second = bench.prepare(items[0], cfg)
     assert first.truth == second.truth == "Line 0" and first.truth_source == "ocr-original"
-    assert len(seen) == 1
+    assert fake_ocr.recognized == 1
+    if ocr_lines:
+        assert first.ocr_boxes == ((8, 26, 38, 36),) and len(fake_ocr.read) == 1
+        assert first.truth_label == "ocr-original:1-lines"
+    else:
+        assert first.ocr_boxes is None and not fake_ocr.read
 
 
-def test_pdf_without_text_layer_falls_back_to_ocr_truth(tmp_path, monkeypatch):
+def test_sample_lines_spreads_evenly():
+    assert bench.sample_lines(list(range(10)), 3) == [1, 5, 8]
+    assert bench.sample_lines(list(range(4)), 6) == [0, 1, 2, 3]
+
+
+def test_decoded_images_are_read_at_the_originals_line_boxes(tmp_path, fake_ocr):
+    Image.fromarray(_screen()).save(tmp_path / "a.png")
+    out = tmp_path / "r"
+    args = [str(tmp_path / "a.png"), "--codecs", "jpeg", "--bpp", "1", "-o", str(out)]
+    result = CliRunner().invoke(bench.bench_command, args)
+    assert result.exit_code == 0, result.output
+    (row,) = _read(out / "results.csv")
+    assert row["truth"] == "ocr-original:1-lines" and float(row["word_f1"]) == 1.0
+    assert fake_ocr.read == [[(8, 26, 38, 36)]] * 2  # the original, then the decoded image
+    assert "--ocr-lines 24" in (out / "summary.md").read_text()
+    # Another reading mode measures against another truth: the row is redone, not resumed.
+    result = CliRunner().invoke(bench.bench_command, args + ["--ocr-lines", "0"])
+    assert result.exit_code == 0, result.output
+    (row,) = _read(out / "results.csv")
+    assert row["truth"] == "ocr-original" and fake_ocr.recognized == 2
+
+
+def test_pdf_without_text_layer_falls_back_to_ocr_truth(tmp_path, fake_ocr):
     fitz = pytest.importorskip("fitz")
     png = io.BytesIO()
     Image.fromarray(_screen()).save(png, "PNG")
@@ -168,7 +222,6 @@ def test_pdf_without_text_layer_falls_back_to_ocr_truth(tmp_path, monkeypatch):
     page = doc.new_page(width=160, height=120)
     page.insert_image(page.rect, stream=png.getvalue())
     doc.save(str(tmp_path / "scan.pdf"))
-    monkeypatch.setattr(metrics, "ocr_text", lambda image: "Line 0")
     items, problems = bench.collect_items([str(tmp_path / "scan.pdf")], 3)
     assert not problems and [i.key for i in items] == ["scan.pdf#p1"]
     prep = bench.prepare(items[0], bench.BenchConfig(out_dir=str(tmp_path / "r")))

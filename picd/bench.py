@@ -100,7 +100,7 @@ class BenchConfig:
     pages: int = 1
     factors: tuple[int, ...] = baselines.DEFAULT_FACTORS
     ocr: bool = True
-    ocr_lines: int = 24
+    ocr_lines: int = 16
     crop: int = 256
 
 

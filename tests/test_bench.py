@@ -206,7 +206,7 @@ def test_decoded_images_are_read_at_the_originals_line_boxes(tmp_path, fake_ocr)
     (row,) = _read(out / "results.csv")
     assert row["truth"] == "ocr-original:1-lines" and float(row["word_f1"]) == 1.0
     assert fake_ocr.read == [[(8, 26, 38, 36)]] * 2  # the original, then the decoded image
-    assert "--ocr-lines 24" in (out / "summary.md").read_text()
+    assert "--ocr-lines 16" in (out / "summary.md").read_text()
     # Another reading mode measures against another truth: the row is redone, not resumed.
     result = CliRunner().invoke(bench.bench_command, args + ["--ocr-lines", "0"])
     assert result.exit_code == 0, result.output

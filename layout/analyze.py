@@ -259,6 +259,11 @@ def _snap_boxes(img: np.ndarray, words: list[OcrWord]) -> list[tuple[int, int, i
     height; each segment goes to the word box it overlaps most, and a word's box spans the
     segments it got (None: no ink). Over-splitting is harmless; words that touch stay merged to
     whichever box overlaps them most.
+
+    Ink is what differs from the line's most frequent colour; ink runs longer than twice the line
+    height (underlines, rules) are not text. Where that leaves a word without a segment (small
+    text lines whose boxes overlap the neighbouring lines' ink), the gaps are looked for again in
+    the line's densest band of rows (its x-height band) only.
     """
     H, W = img.shape[:2]
     boxes = [tuple(int(v) for v in w.box) for w in words]
@@ -270,11 +275,45 @@ def _snap_boxes(img: np.ndarray, words: list[OcrWord]) -> list[tuple[int, int, i
         return [None] * len(words)
     region = img[ly0:ly1, lx0:lx1]
     flat = region.reshape(-1, 3)
-    bg = np.median(np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]]), axis=0)
+    # Background: the most frequent colour (16 levels a channel). The region's border is no
+    # good: word boxes are tight to the ink, and small text lines overlap their neighbours.
+    q = flat.astype(np.int32) // 16
+    keys = (q[:, 0] * 16 + q[:, 1]) * 16 + q[:, 2]
+    bg = flat[keys == int(np.argmax(np.bincount(keys)))].mean(axis=0)
     d = np.sqrt(((flat - bg) ** 2).sum(axis=1)).reshape(region.shape[:2])
-    thr = max(20.0, 0.4 * float(np.percentile(d, 99)))
-    colink = (d > thr).any(axis=0)
+    ink = d > max(20.0, 0.4 * float(np.percentile(d, 99)))
+    longest = 2 * (ly1 - ly0)
+    for row in np.flatnonzero(ink.sum(axis=1) > longest):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], ink[row].view(np.int8), [0]))))
+        for a, b in zip(edges[0::2], edges[1::2]):
+            if b - a > longest:
+                ink[row, a:b] = False
     gap = max(2, int(round(0.15 * (ly1 - ly0))))
+    fullcol = ink.any(axis=0)
+    spans = _assign_segments(_segments(fullcol, gap), boxes, lx0)
+    if any(sp is None for sp in spans):
+        band = _densest_band(ink)
+        if band is not None:
+            a, b = band
+            segs = _segments(ink[a:b].any(axis=0), gap)
+            # grow sideways through inked columns of the full height, by at most half the
+            # band's height (overhangs outside the band: the bar of a T, the hook of an f)
+            for i, seg in enumerate(segs):
+                lo = segs[i - 1][1] + 1 if i > 0 else 0  # keep a blank column between segments
+                hi = segs[i + 1][0] - 1 if i + 1 < len(segs) else len(fullcol)
+                for _ in range(max(1, (b - a) // 2)):
+                    if seg[0] - 1 >= lo and fullcol[seg[0] - 1]:
+                        seg[0] -= 1
+                    if seg[1] < hi and fullcol[seg[1]]:
+                        seg[1] += 1
+            banded = _assign_segments(segs, boxes, lx0)
+            if sum(sp is None for sp in banded) < sum(sp is None for sp in spans):
+                spans = banded
+    return [None if sp is None else (sp[0], bx[1], sp[1], bx[3]) for sp, bx in zip(spans, boxes)]
+
+
+def _segments(colink: np.ndarray, gap: int) -> list[list[int]]:
+    """Runs of inked columns, joined across blank gaps shorter than ``gap``."""
     segs: list[list[int]] = []
     blank = gap
     for i, c in enumerate(colink):
@@ -286,9 +325,14 @@ def _snap_boxes(img: np.ndarray, words: list[OcrWord]) -> list[tuple[int, int, i
             blank = 0
         else:
             blank += 1
-    spans: list[list[int] | None] = [None] * len(words)
+    return segs
+
+
+def _assign_segments(segs: list[list[int]], boxes: list, x0: int) -> list[list[int] | None]:
+    """Each segment (columns from ``x0``) to the box it overlaps most: each box's span."""
+    spans: list[list[int] | None] = [None] * len(boxes)
     for a, b in segs:
-        a, b = a + lx0, b + lx0
+        a, b = a + x0, b + x0
         ov = [min(b, bx[2]) - max(a, bx[0]) for bx in boxes]
         k = int(np.argmax(ov))
         if ov[k] <= 0:
@@ -297,7 +341,22 @@ def _snap_boxes(img: np.ndarray, words: list[OcrWord]) -> list[tuple[int, int, i
             spans[k] = [a, b]
         else:
             spans[k] = [min(spans[k][0], a), max(spans[k][1], b)]
-    return [None if sp is None else (sp[0], bx[1], sp[1], bx[3]) for sp, bx in zip(spans, boxes)]
+    return spans
+
+
+def _densest_band(ink: np.ndarray) -> tuple[int, int] | None:
+    """Rows ``[a, b)`` around the row with the most ink where every row has at least half that."""
+    prof = ink.sum(axis=1)
+    if prof.max() <= 0:
+        return None
+    top = int(np.argmax(prof))
+    dense = prof >= 0.5 * prof[top]
+    a, b = top, top + 1
+    while a > 0 and dense[a - 1]:
+        a -= 1
+    while b < len(dense) and dense[b]:
+        b += 1
+    return a, b
 
 
 # --------------------------------------------------------------------------------------------

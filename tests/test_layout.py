@@ -247,3 +247,17 @@ def test_short_low_confidence_words_stay_in_background():
     kept = {w.text for line in a.layer.lines for w in line.words}
     assert "QD" not in kept and {"Open", "file"} <= kept
     assert any(w.text == "QD" and why == "low confidence" for w, _, why in a.rejected)
+
+
+def test_underlined_words_stay_apart():
+    # A link's underline runs through the spaces; OCR boxes reach down to it. Each word must
+    # still get its own ink and be redrawn (the underline stays in the background).
+    img, lines = make_page([("Magirus tons Standard", ARIMO, 16, (0, 0, 200), 10, 35)])
+    img = img.copy()
+    (x0, _, _, _), (_, _, x1, _) = lines[0].words[0].box, lines[0].words[-1].box
+    img[38:40, x0:x1] = (0, 0, 200)
+    words = tuple(OcrWord(w.text, (w.box[0], w.box[1], w.box[2], 40), w.confidence)
+                  for w in lines[0].words)
+    a = build_layer(img, [OcrLine(words)])
+    assert not [r for _, _, r in a.rejected if r == "no ink"]
+    assert [w.text for ln in a.layer.lines for w in ln.words] == ["Magirus", "tons", "Standard"]

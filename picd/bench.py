@@ -3,13 +3,16 @@
 Data flow, per input image (an image file, or one page of a PDF rendered at ``dpi``):
 
 1. *prepare*: load the image, find its truth text (``--truth-dir`` file, else the PDF text layer,
-   else OCR of the original, cached in ``REPORT_DIR/ocr-cache/`` by a hash of the pixels) and the
-   crop region shown in the HTML page (the ``crop`` x ``crop`` window with the most gradient
-   energy, i.e. the most text and edges);
+   else OCR of the original, cached in ``REPORT_DIR/ocr-cache/`` by a hash of the pixels; picd's
+   encoder reuses that OCR) and the crop region shown in the HTML page (the ``crop`` x ``crop``
+   window with the most gradient energy, i.e. the most text and edges). With ``ocr_lines`` N > 0
+   (the default) at most N of the original's text lines, taken evenly through the page, are the
+   lines every decoded image is read at (see `BenchConfig`);
 2. *units*: for each codec and each target bpp, code the image at or just under
    ``target * W * H / 8`` bytes (all file bytes), decode, and measure: bpp, PSNR, MS-SSIM, GMSD
-   (:mod:`picd.metrics`), OCR character error rate and word F1 against the truth, encode and
-   decode seconds, peak memory. The classical codecs search quality and downscale factor
+   (:mod:`picd.metrics`), OCR character error rate and word F1 against the truth (recognition
+   at those line boxes, or full OCR with ``ocr_lines=0``), encode and decode seconds, peak
+   memory. The classical codecs search quality and downscale factor
    (:mod:`picd.baselines`); ``picd`` is asked for ``bpp=target`` and decoded with every renderer
    (rows ``picd-<renderer>``);
 3. *report* in ``REPORT_DIR``: ``results.csv`` (every row, rewritten atomically after every unit,

@@ -38,7 +38,9 @@ def main() -> None:
             x = CODECS.index(c) * cell
             d.text((x + 4, y * (cell + 22) + 3), c if c == "original" else f"{c} @ {target} bpp", fill="black", font=font)
             grid.paste(im, (x, y * (cell + 22) + 22))
-    grid.save(out, optimize=True)
+    # an adaptive 256-colour palette keeps the file small for the README; the crops in the
+    # report itself are full colour
+    grid.quantize(256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from layout.analyze import LayoutConfig, build_layer  # noqa: E402
-from ocr.base import OcrEngine, OcrLine, OcrWord, lines_text  # noqa: E402
+from ocr.base import GivenLinesEngine, OcrLine, OcrWord, lines_text  # noqa: E402
 
 DATA = Path("/work/shared/data/screen")
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
@@ -69,16 +69,6 @@ def cached_ocr(img: np.ndarray, cache: Path) -> list[OcrLine]:
     cache.mkdir(parents=True, exist_ok=True)
     p.write_bytes(pickle.dumps(lines))
     return lines
-
-
-class _Fixed(OcrEngine):
-    name = "cached"
-
-    def __init__(self, lines):
-        self.lines = lines
-
-    def recognize(self, image):
-        return self.lines
 
 
 def _alike(a: str, b: str) -> bool:
@@ -155,7 +145,7 @@ def main(argv=None) -> int:
             from picd import metrics
             from picd.api import decode_detailed, encode_detailed
 
-            res = encode_detailed(img, mode="screen", bpp=args.bpp, ocr_engine=_Fixed(lines))
+            res = encode_detailed(img, mode="screen", bpp=args.bpp, ocr_engine=GivenLinesEngine(lines))
             dec = decode_detailed(res.data).image
             f1 = metrics.word_f1(metrics.ocr_text(dec), lines_text(lines))
             f1s.append(f1)

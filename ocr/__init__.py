@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocr.base import NullOcrEngine, OcrEngine, OcrLine, OcrWord, lines_text
+from ocr.base import GivenLinesEngine, NullOcrEngine, OcrEngine, OcrLine, OcrWord, lines_text
 
 ENGINES = ("rapidocr", "none")
 
@@ -18,4 +18,4 @@ def get_engine(name: str) -> OcrEngine:
     raise ValueError(f"unknown OCR engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
-__all__ = ["ENGINES", "NullOcrEngine", "OcrEngine", "OcrLine", "OcrWord", "get_engine", "lines_text"]
+__all__ = ["ENGINES", "GivenLinesEngine", "NullOcrEngine", "OcrEngine", "OcrLine", "OcrWord", "get_engine", "lines_text"]

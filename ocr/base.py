@@ -73,6 +73,19 @@ class OcrEngine(ABC):
         raise NotImplementedError(f"the {self.name} engine cannot read given boxes")
 
 
+class GivenLinesEngine(OcrEngine):
+    """Returns lines recognised before, whatever the image: lets an OCR result be computed once
+    (and cached) and then fed to `picd.api.analyse` or `layout.analyze.build_layer` callers."""
+
+    name = "given"
+
+    def __init__(self, lines: list[OcrLine]) -> None:
+        self.lines = list(lines)
+
+    def recognize(self, image: np.ndarray) -> list[OcrLine]:
+        return list(self.lines)
+
+
 class NullOcrEngine(OcrEngine):
     """Finds no text: natural mode, and the baseline in tests."""
 

@@ -53,7 +53,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ocr.base import OcrEngine, OcrLine, OcrWord, lines_text
+from ocr.base import GivenLinesEngine, OcrLine, OcrWord, lines_text
 from picd import baselines, metrics
 from picd.errors import BadInputError
 from picd.imageio import save_image_atomic, write_atomic
@@ -262,15 +262,19 @@ def _pixel_key(image: np.ndarray) -> str:
     return h.hexdigest()[:32]
 
 
-def _ocr_cached(image: np.ndarray, cache_dir: Path) -> str:
-    """OCR text of a (decoded) image, cached by its pixels."""
-    path = cache_dir / f"{_pixel_key(image)}.txt"
+def _text_cached(path: Path, compute) -> str:
+    """The text in ``path``, or ``compute()`` written there (atomically) first."""
     if path.is_file():
         return path.read_text(encoding="utf-8")
-    text = metrics.ocr_text(image)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    text = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text.encode("utf-8"))
     return text
+
+
+def _ocr_cached(image: np.ndarray, cache_dir: Path) -> str:
+    """OCR text of a (decoded) image, cached by its pixels."""
+    return _text_cached(cache_dir / f"{_pixel_key(image)}.txt", lambda: metrics.ocr_text(image))
 
 
 def _word_from_json(d: dict) -> OcrWord:
@@ -285,18 +289,16 @@ def _ocr_lines_cached(image: np.ndarray, cache_dir: Path) -> tuple[list, float]:
     the truth text and picd's own encoder (``analyse``) share one OCR of each original."""
     from ocr import get_engine
 
-    path = cache_dir / f"{_pixel_key(image)}.lines.json"
-    if path.is_file():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        lines = [OcrLine(tuple(_word_from_json(w) for w in line)) for line in data["lines"]]
-        return lines, float(data["seconds"])
-    t0 = time.perf_counter()
-    lines = get_engine("rapidocr").recognize(np.ascontiguousarray(image))
-    seconds = time.perf_counter() - t0
-    data = {"seconds": seconds, "lines": [[asdict(w) for w in line.words] for line in lines]}
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
-    return lines, seconds
+    def recognise() -> str:
+        t0 = time.perf_counter()
+        lines = get_engine("rapidocr").recognize(np.ascontiguousarray(image))
+        return json.dumps({"seconds": time.perf_counter() - t0,
+                           "lines": [[asdict(w) for w in line.words] for line in lines]},
+                          ensure_ascii=False)
+
+    data = json.loads(_text_cached(cache_dir / f"{_pixel_key(image)}.lines.json", recognise))
+    lines = [OcrLine(tuple(_word_from_json(w) for w in line)) for line in data["lines"]]
+    return lines, float(data["seconds"])
 
 
 def _read_cached(image: np.ndarray, boxes: tuple, cache_dir: Path) -> str:
@@ -305,26 +307,9 @@ def _read_cached(image: np.ndarray, boxes: tuple, cache_dir: Path) -> str:
     from ocr import get_engine
 
     key = hashlib.sha256(repr(boxes).encode()).hexdigest()[:12]
-    path = cache_dir / f"{_pixel_key(image)}.{key}.txt"
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    texts = get_engine("rapidocr").read_lines(np.ascontiguousarray(image), list(boxes))
-    text = "\n".join(texts)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"))
-    return text
-
-
-class _GivenLines(OcrEngine):
-    """An OCR engine that returns lines recognised before (see `_ocr_lines_cached`)."""
-
-    name = "cached"
-
-    def __init__(self, lines: list) -> None:
-        self.lines = lines
-
-    def recognize(self, image: np.ndarray) -> list:
-        return list(self.lines)
+    return _text_cached(
+        cache_dir / f"{_pixel_key(image)}.{key}.txt",
+        lambda: "\n".join(get_engine("rapidocr").read_lines(np.ascontiguousarray(image), list(boxes))))
 
 
 def crop_box(image: np.ndarray, size: int) -> tuple[int, int, int, int]:
@@ -523,7 +508,7 @@ def _run_picd(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Path) 
                     engine, ocr_s = "rapidocr", 0.0
                     if page.lines is None and cfg.ocr:  # the original's OCR, shared with the truth
                         lines, ocr_s = _ocr_lines_cached(page.image, Path(cfg.out_dir) / "ocr-cache")
-                        engine = _GivenLines(lines)
+                        engine = GivenLinesEngine(lines)
                     t0 -= ocr_s  # the encode time includes the OCR as it was measured
                     analysed = api.analyse(page, mode="auto", ocr_engine=engine)
                     analyse_s = time.perf_counter() - t0
@@ -777,8 +762,8 @@ def _reading_md(preps: dict[str, Prepared], cfg: BenchConfig) -> str:
     if not cfg.ocr:
         return "OCR was off (`--no-ocr`): no CER or word F1."
     sampled = [p for p in preps.values() if p.ocr_boxes is not None]
-    text = (f"Reading: full OCR (detection and recognition) of each decoded image against the "
-            f"whole truth text (`--ocr-lines 0`)." if not sampled else
+    text = ("Reading: full OCR (detection and recognition) of each decoded image against the "
+            "whole truth text (`--ocr-lines 0`)." if not sampled else
             f"Reading (`--ocr-lines {cfg.ocr_lines}`): on {len(sampled)} image(s), at most "
             f"{cfg.ocr_lines} text lines per image, taken evenly through the original's lines, "
             "are read by recognition alone at the original's line boxes, the same lines for "

@@ -22,12 +22,16 @@ A decoder needs ``f`` and ``W mod f``, ``H mod f`` to restore the size: ``SIDE_I
 are added to the byte count of every downscaled result. For each factor the largest quality whose
 total size fits the budget is found (interpolation search on log size, bracketed, with bisection
 as safeguard; every coded size is cached so searches for several budgets on one image share
-work); among factors the one with the best RGB PSNR wins. Factors are tried from 1 up; the search
-stops at the first factor whose PSNR is lower than the best so far (the PSNR over factors is
-taken as unimodal), skips factors whose PSNR without any coding (downscale + upscale only)
-cannot beat the best, and, on one :class:`SizeSearch`, never tries a factor coarser than the one
-a smaller budget chose (more bytes never favour more downscaling). When no setting fits, the smallest file found (largest factor, lowest
-quality) is returned with ``reached=False``.
+work); among factors the one with the best RGB PSNR wins. The PSNR over factors is taken as
+unimodal, so the search stops at the first factor whose PSNR is lower than the best so far.
+Factors are tried from 1 up, skipping factors whose PSNR without any coding (downscale + upscale
+only) cannot beat the best. On one :class:`SizeSearch`, a budget larger than one searched before
+never tries a factor coarser than the one that smaller budget chose (more bytes never favour more
+downscaling): its factors are tried from that one down to finer ones, which spares the slow
+full-resolution encodes when a coarser factor wins. ``djvu-pal`` breaks the one-peak rule (two
+colours at full size can beat nine at a sixth of it), so every factor is tried for it. When no
+setting fits, the smallest file found
+(largest factor, lowest quality) is returned with ``reached=False``.
 
 Every result is reproducible from its ``setting`` with Pillow alone: see :func:`reencode`.
 """
@@ -119,6 +123,8 @@ class BaselineCodec(ABC):
     name: str = "base"
     knob: str = "quality"  # name of the quality parameter in ``setting``
     knob_range: tuple[int, int] = (0, 100)  # inclusive
+    # whether PSNR over downscale factors at a fixed budget has one peak (see `SizeSearch.run`)
+    unimodal: bool = True
 
     def missing(self) -> str | None:
         """Why this codec cannot run here (a missing tool), or None when it can."""
@@ -238,6 +244,7 @@ class DjvuIw44Codec(_DjvuCodec):
 
 class DjvuPaletteCodec(_DjvuCodec):
     name, tool, knob, knob_range = "djvu-pal", "cpaldjvu", "colors", (2, 256)
+    unimodal = False  # palette + JB2: a few colours at full size can beat many at 1/6 size
 
     def _command(self, quality: int, src: str, dst: str) -> list[str]:
         return ["cpaldjvu", "-colors", str(quality), src, dst]
@@ -340,6 +347,9 @@ class SizeSearch:
 
         Bracket ``lo`` (fits) / ``hi`` (does not); the top of the range is first taken as not
         fitting without coding it (coding at the top quality is the slowest and rarely needed).
+        The first few probes come from another factor's size curve (:meth:`_guess`), then log
+        size is interpolated between ``lo`` and ``hi``, with bisection as the safeguard. Sizes are
+        taken as growing with quality; only the probes, not the answer, depend on the guesses.
         """
         lo, top = self.codec.knob_range
         if self.n_bytes(factor, lo) > max_bytes:
@@ -352,14 +362,21 @@ class SizeSearch:
                 else:
                     hi = q
         target = math.log(max_bytes)
+        guesses = 3
         bisect = hi > top
         while hi - lo > 1:
-            if bisect:
+            q = self._guess(factor, lo, hi, target) if guesses else None
+            if q is not None:
+                guesses -= 1
+            elif bisect:
+                guesses = 0
                 q = (lo + hi) // 2
             else:  # interpolate on log size
+                guesses = 0
                 s_lo, s_hi = math.log(self.n_bytes(factor, lo)), math.log(self.n_bytes(factor, hi))
                 t = (target - s_lo) / (s_hi - s_lo) if s_hi > s_lo else 0.5
-                q = min(hi - 1, max(lo + 1, lo + round(t * (hi - lo))))
+                q = lo + round(t * (hi - lo))
+            q = min(hi - 1, max(lo + 1, q))
             width = hi - lo
             if self.n_bytes(factor, q) <= max_bytes:
                 lo = q
@@ -369,23 +386,50 @@ class SizeSearch:
             bisect = hi > top or (hi - lo) * 2 > width
         return lo
 
+    def _guess(self, factor: int, lo: int, hi: int, target: float) -> int | None:
+        """Where log size reaches ``target`` at ``factor``, read off the curve of the nearest
+        other factor with coded sizes around it, shifted to agree at ``lo`` or ``hi`` (whichever
+        is coded and nearer the target). None when no other factor's curve reaches that far."""
+        top = self.codec.knob_range[1]
+        anchors = [(abs(math.log(self.n_bytes(factor, q)) - target), q)
+                   for q in (lo, hi) if q <= top]
+        _, anchor = min(anchors)
+        s_anchor = math.log(self.n_bytes(factor, anchor))
+        others = sorted({f for f, _ in self._data if f != factor},
+                        key=lambda f: abs(math.log(f / factor)))
+        for g in others:
+            pts = sorted((q, math.log(self.n_bytes(g, q))) for f, q in self._data if f == g)
+            qs = [q for q, _ in pts]
+            if len(pts) < 2 or not qs[0] <= anchor <= qs[-1]:
+                continue
+            shift = s_anchor - float(np.interp(anchor, qs, [s for _, s in pts]))
+            for (q0, s0), (q1, s1) in zip(pts, pts[1:]):
+                if s0 + shift <= target < s1 + shift:
+                    return round(q0 + (target - s0 - shift) / (s1 - s0) * (q1 - q0))
+        return None
+
     def run(self, max_bytes: int) -> Result:
         """The best-PSNR setting at or under ``max_bytes`` (see the module docstring)."""
-        best: tuple[float, int, int] | None = None  # (psnr, factor, quality)
         # A larger budget never prefers a coarser factor than a smaller budget did.
         limit = min((f for b, f in self._won.items() if b <= max_bytes), default=None)
-        for factor in self.factors:
-            if limit is not None and factor > limit:
-                break
-            if best is not None and self.ceiling(factor) <= best[0]:
+        every = not self.codec.unimodal  # try every factor
+        if limit is None or every:  # from the finest factor up
+            limit, order = None, self.factors
+        else:  # from that smaller budget's winner down to finer factors
+            order = tuple(f for f in reversed(self.factors) if f <= limit)
+        best: tuple[float, int, int] | None = None  # (psnr, factor, quality)
+        for factor in order:
+            if not every and limit is None and best is not None and self.ceiling(factor) <= best[0]:
                 break
             q = self.best_quality(factor, max_bytes)
             if q is None:
-                continue
+                if limit is None:
+                    continue
+                break  # a finer factor needs more bytes still
             p = self.decoded(factor, q)[1]
             if best is None or p > best[0]:
                 best = (p, factor, q)
-            else:
+            elif not every:
                 break
         if best is None:  # nothing fits: the smallest file there is
             return self._result(self.factors[-1], self.codec.knob_range[0], reached=False)

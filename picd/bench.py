@@ -91,6 +91,10 @@ class BenchConfig:
             text of those lines). ``0``: full OCR (detection and recognition) of every decoded
             image against the whole truth text (several times slower on text-heavy pages).
             A ``--truth-dir`` text has no line boxes: those images are always read in full.
+        ocr_width: with ``ocr_lines`` N > 0, each sampled line is read over at most its first
+            ``ocr_width`` line heights, cut at a gap between words (at least one word is kept);
+            reading time grows with the width read, and a few words from each of N lines sample
+            a page better than whole lines from fewer. ``0``: whole lines.
         crop: side in pixels of the region shown in ``crops.html``.
     """
 
@@ -104,6 +108,7 @@ class BenchConfig:
     factors: tuple[int, ...] = baselines.DEFAULT_FACTORS
     ocr: bool = True
     ocr_lines: int = 16
+    ocr_width: int = 24
     crop: int = 256
 
 
@@ -126,13 +131,14 @@ class Prepared:
     crop_box: tuple[int, int, int, int]
     note: str = ""
     ocr_boxes: tuple[tuple[int, int, int, int], ...] | None = None  # read only these (ocr_lines)
+    width_tag: str = ""  # "-24h" when the lines read were cut to 24 line heights (ocr_width)
 
     @property
     def truth_label(self) -> str:
         """The ``truth`` column: the truth's source, and the lines read when sampling."""
         if self.ocr_boxes is None:
             return self.truth_source
-        return f"{self.truth_source}:{len(self.ocr_boxes)}-lines"
+        return f"{self.truth_source}:{len(self.ocr_boxes)}-lines{self.width_tag}"
 
 
 @dataclass
@@ -338,7 +344,8 @@ def prepare(item: Item, cfg: BenchConfig) -> Prepared:
         raw = tf.read_text(encoding="utf-8", errors="replace")
         truth, source = (hocr_text(raw) if tf.suffix == ".hocr" else raw), "truth-dir"
     elif page.kind == "pdf" and page.lines:
-        lines = sample_lines(page.lines, cfg.ocr_lines) if cfg.ocr_lines > 0 else page.lines
+        lines = (sample_lines(page.lines, cfg.ocr_lines, cfg.ocr_width) if cfg.ocr_lines > 0
+                 else page.lines)
         truth, source = lines_text(lines), "pdf-text"
         if cfg.ocr_lines > 0:
             boxes = tuple(line.box for line in lines)
@@ -348,19 +355,32 @@ def prepare(item: Item, cfg: BenchConfig) -> Prepared:
         lines, _ = _ocr_lines_cached(image, cache)
         truth, source = lines_text(lines), "ocr-original"
         if cfg.ocr_lines > 0:
-            boxes = tuple(line.box for line in sample_lines(lines, cfg.ocr_lines))
+            boxes = tuple(line.box for line in sample_lines(lines, cfg.ocr_lines, cfg.ocr_width))
             truth = _read_cached(image, boxes, cache)
     box = crop_box(image, cfg.crop)
     x0, y0, x1, y1 = box
     save_image_atomic(_crops_dir(cfg) / _crop_name(item.key, "", None), image[y0:y1, x0:x1])
-    return Prepared(item, w, h, truth, source, box, note, boxes)
+    tag = f"-{cfg.ocr_width}h" if boxes is not None and cfg.ocr_width > 0 else ""
+    return Prepared(item, w, h, truth, source, box, note, boxes, tag)
 
 
-def sample_lines(lines: list[OcrLine], n: int) -> list[OcrLine]:
-    """At most ``n`` of ``lines``, taken evenly through them (all of them if there are fewer)."""
-    if len(lines) <= n:
+def sample_lines(lines: list[OcrLine], n: int, width: int = 0) -> list[OcrLine]:
+    """At most ``n`` of ``lines``, taken evenly through them (all of them if there are fewer).
+
+    ``width > 0``: each line is cut to its words that end within ``width`` line heights of its
+    first word's left edge (at least its first word).
+    """
+    if len(lines) > n:
+        lines = [lines[(2 * i + 1) * len(lines) // (2 * n)] for i in range(n)]
+    if width <= 0:
         return list(lines)
-    return [lines[(2 * i + 1) * len(lines) // (2 * n)] for i in range(n)]
+    out = []
+    for line in lines:
+        x0, y0, _, y1 = line.box
+        limit = x0 + width * max(1, y1 - y0)
+        words = [w for w in line.words if w.box[2] <= limit] or [line.words[0]]
+        out.append(OcrLine(tuple(words)))
+    return out
 
 
 def _crops_dir(cfg: BenchConfig) -> Path:
@@ -412,11 +432,11 @@ def _setting_str(setting: dict) -> str:
     return ";".join(f"{k}={v}" for k, v in setting.items())
 
 
-def _measure(row: dict, image: np.ndarray, decoded: np.ndarray, prep: Prepared,
+def _measure(row: dict, ref: metrics.FullReference, decoded: np.ndarray, prep: Prepared,
              cfg: BenchConfig, crops_dir: Path) -> None:
-    row["psnr"] = metrics.psnr(image, decoded)
-    row["ms_ssim"] = metrics.ms_ssim(image, decoded)
-    row["gmsd"] = metrics.gmsd(image, decoded)
+    row["psnr"] = ref.psnr(decoded)
+    row["ms_ssim"] = ref.ms_ssim(decoded)
+    row["gmsd"] = ref.gmsd(decoded)
     if cfg.ocr and prep.truth is not None:
         t0 = time.perf_counter()
         cache = Path(cfg.out_dir) / "ocr-cache"
@@ -451,6 +471,7 @@ def _run_baseline(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Pa
     missing = codec.missing()
     rows = []
     search = baselines.SizeSearch(codec, image, cfg.factors)
+    ref = metrics.FullReference(image)
     for target in sorted(unit.targets):
         row = _base_row(prep, unit.codec, target)
         rows.append(row)
@@ -467,7 +488,7 @@ def _run_baseline(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Pa
                        search_s=time.perf_counter() - t0, peak_mem_mb=mem.mb)
             if not r.reached:
                 row["note"] = _join(row["note"], f"cannot go below {r.n_bytes} bytes: smallest file")
-            _measure(row, image, r.decoded_image, prep, cfg, crops_dir)
+            _measure(row, ref, r.decoded_image, prep, cfg, crops_dir)
         except Exception as exc:  # noqa: BLE001 - reported in the row, the run goes on
             row.update(status="error", note=_join(row["note"], _short(exc)))
     return rows
@@ -493,6 +514,7 @@ def _run_picd(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Path) 
     import picd.api as api
 
     prep = unit.prep
+    ref = metrics.FullReference(image)
     rows = []
     analysed = None
     analyse_s = 0.0
@@ -534,7 +556,7 @@ def _run_picd(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Path) 
                     row["peak_mem_mb"] = max(mem.mb, dmem.mb)
                 if decoded.shape != image.shape:
                     raise BadInputError(f"decoded size {decoded.shape} != original {image.shape}")
-                _measure(row, image, decoded, prep, cfg, crops_dir)
+                _measure(row, ref, decoded, prep, cfg, crops_dir)
             except Exception as exc:  # noqa: BLE001
                 row.update(status="error", note=_join(row["note"], f"decode: {_short(exc)}"))
     return rows
@@ -764,9 +786,12 @@ def _reading_md(preps: dict[str, Prepared], cfg: BenchConfig) -> str:
     sampled = [p for p in preps.values() if p.ocr_boxes is not None]
     text = ("Reading: full OCR (detection and recognition) of each decoded image against the "
             "whole truth text (`--ocr-lines 0`)." if not sampled else
-            f"Reading (`--ocr-lines {cfg.ocr_lines}`): on {len(sampled)} image(s), at most "
-            f"{cfg.ocr_lines} text lines per image, taken evenly through the original's lines, "
-            "are read by recognition alone at the original's line boxes, the same lines for "
+            f"Reading (`--ocr-lines {cfg.ocr_lines} --ocr-width {cfg.ocr_width}`): on "
+            f"{len(sampled)} image(s), at most {cfg.ocr_lines} text lines per image, taken evenly "
+            "through the original's lines"
+            + (f" and cut to their first {cfg.ocr_width} line heights at a word gap"
+               if cfg.ocr_width else "")
+            + ", are read by recognition alone at the original's line boxes, the same lines for "
             "every codec; the truth is the original read the same way (or the PDF text of those "
             "lines). Text a codec moves out of its line box, or lines OCR did not find in the "
             "original, are not measured; `--ocr-lines 0` reads whole images (slower).")
@@ -941,10 +966,14 @@ _D = BenchConfig()
               help="Read at most N text lines per image, by recognition alone at the original's "
                    "line boxes (the same lines for every codec); 0: full OCR of every decoded "
                    "image (several times slower on text-heavy pages).")
+@click.option("--ocr-width", default=_D.ocr_width, show_default=True,
+              type=click.IntRange(0, 100_000),
+              help="With --ocr-lines N > 0: read each of those lines over at most its first W "
+                   "line heights, cut at a word gap (0: whole lines).")
 @click.option("--crop", default=_D.crop, show_default=True, type=click.IntRange(16, 4096),
               help="Side of the crops in crops.html, in pixels.")
 def bench_command(inputs, codecs, bpp, truth_dir, out_dir, jobs, dpi, pages, factors, ocr,
-                  ocr_lines, crop):
+                  ocr_lines, ocr_width, crop):
     """Compare picd with AVIF, WebP, JPEG XL, JPEG and DjVu at the same sizes.
 
     INPUTS are images, PDFs, or folders of them. Each codec is coded at or just under every
@@ -961,7 +990,7 @@ def bench_command(inputs, codecs, bpp, truth_dir, out_dir, jobs, dpi, pages, fac
         raise click.BadParameter("factors must be integers >= 1", param_hint="--factors")
     cfg = replace(_D, codecs=tuple(c.strip() for c in codecs.split(",") if c.strip()),
                   bpps=_floats(bpp), truth_dir=truth_dir, out_dir=out_dir, jobs=jobs, dpi=dpi,
-                  pages=pages, factors=facs, ocr=ocr, ocr_lines=ocr_lines, crop=crop)
+                  pages=pages, factors=facs, ocr=ocr, ocr_lines=ocr_lines, ocr_width=ocr_width, crop=crop)
     run_bench(list(inputs), cfg)
 
 

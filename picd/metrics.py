@@ -8,6 +8,8 @@ the reference (original), ``b`` the distorted (decoded) image. numpy/scipy only,
   quality assessment", Asilomar 2003, on luma (BT.601 Y). Higher is better, 1 = identical.
 - :func:`gmsd`: Xue, Zhang, Mou & Bovik, "Gradient magnitude similarity deviation", IEEE TIP 2014,
   on luma. Lower is better, 0 = identical.
+- :class:`FullReference`: the same three for one original against many decoded images, with what
+  depends on the original alone computed once.
 
 Text measures compare a hypothesis (OCR of the decoded image) with a reference (the truth text):
 
@@ -47,19 +49,6 @@ def luma(image: np.ndarray) -> np.ndarray:
     return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB: ``10 log10(255^2 / MSE)``, MSE over all RGB samples.
-
-    Returns ``inf`` for identical images.
-    """
-    _check_pair(a, b)
-    diff = a.astype(np.int32) - b.astype(np.int32)
-    mse = float(np.mean(np.square(diff, dtype=np.int64)))
-    if mse == 0.0:
-        return float("inf")
-    return 10.0 * np.log10(255.0 * 255.0 / mse)
-
-
 _WIN_KERNEL = cv2.getGaussianKernel(2 * _WIN_RADIUS + 1, _WIN_SIGMA)  # normalised, float64
 
 
@@ -69,12 +58,16 @@ def _gauss(x: np.ndarray) -> np.ndarray:
     return cv2.sepFilter2D(x, cv2.CV_64F, _WIN_KERNEL, _WIN_KERNEL, borderType=cv2.BORDER_REFLECT)
 
 
-def _ssim_cs(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean SSIM and mean contrast-structure term over the 'valid' window positions."""
+def _ssim_cs(ref: tuple, y: np.ndarray) -> tuple[float, float]:
+    """Mean SSIM and mean contrast-structure term over the 'valid' window positions.
+
+    ``ref`` is the reference's side at this scale: ``(x, gauss(x), gauss(x * x))``.
+    """
     c1 = (_SSIM_K1 * _SSIM_L) ** 2
     c2 = (_SSIM_K2 * _SSIM_L) ** 2
-    mx, my = _gauss(x), _gauss(y)
-    sxx = _gauss(x * x) - mx * mx
+    x, mx, gxx = ref
+    my = _gauss(y)
+    sxx = gxx - mx * mx
     syy = _gauss(y * y) - my * my
     sxy = _gauss(x * y) - mx * my
     r = _WIN_RADIUS
@@ -93,62 +86,113 @@ def _halve(x: np.ndarray) -> np.ndarray:
     return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])
 
 
-def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Multi-scale SSIM (Wang et al. 2003) on BT.601 luma, in 0..1 (1 = identical).
-
-    Five scales with the paper's weights ``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``, an 11x11
-    Gaussian window of sigma 1.5, ``K1 = 0.01``, ``K2 = 0.03``, ``L = 255``, 2x2 average pooling
-    between scales, statistics averaged over window positions fully inside the image.
-    ``MS-SSIM = prod_{j<M} cs_j^w_j * ssim_M^w_M`` with ``ssim`` at the coarsest scale ``M``.
-
-    Images too small for five scales (coarsest side under 11 pixels) use as many scales as fit,
-    with the first weights renormalised to sum to 1. Negative ``cs``/``ssim`` means (possible on
-    extreme distortions) are clamped to 0 so the result stays real.
-    """
-    _check_pair(a, b)
-    x, y = luma(a), luma(b)
-    side = min(x.shape[:2])
-    scales = 1
-    while scales < len(MS_SSIM_WEIGHTS) and side // (2**scales) >= 2 * _WIN_RADIUS + 1:
-        scales += 1
-    weights = np.array(MS_SSIM_WEIGHTS[:scales])
-    weights = weights / weights.sum()
-    result = 1.0
-    for j in range(scales):
-        s, cs = _ssim_cs(x, y)
-        if j < scales - 1:
-            result *= max(cs, 0.0) ** weights[j]
-            x, y = _halve(x), _halve(y)
-        else:
-            result *= max(s, 0.0) ** weights[j]
-    return float(result)
-
-
 _PREWITT = np.array([[1.0, 0.0, -1.0]] * 3) / 3.0
 
 
-def gmsd(a: np.ndarray, b: np.ndarray) -> float:
-    """Gradient magnitude similarity deviation (Xue et al. 2014) on BT.601 luma; lower is better.
+def _grad_mag(z: np.ndarray) -> np.ndarray:
+    # filter2D correlates (no kernel flip); edges repeat the border pixel.
+    gx = cv2.filter2D(z, cv2.CV_64F, _PREWITT, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.filter2D(z, cv2.CV_64F, _PREWITT.T, borderType=cv2.BORDER_REPLICATE)
+    return np.sqrt(gx * gx + gy * gy)
 
-    As the authors' reference code: 2x2 average filter and downsampling by 2, Prewitt gradients
-    (3x3, divided by 3), ``GMS = (2 m_a m_b + c) / (m_a^2 + m_b^2 + c)`` with ``c = 170`` for 0..255
-    images, and ``GMSD = std(GMS)`` over the image. 0 for identical images.
+
+class FullReference:
+    """An original image, ready to be compared with many decoded versions of it.
+
+    What the measures compute from the reference alone (its luma pyramid and window statistics
+    for MS-SSIM, its gradient magnitude for GMSD) is computed once, on first use, and kept; the
+    benchmark compares each original with a few dozen decoded images. The values are those of
+    :func:`psnr`, :func:`ms_ssim` and :func:`gmsd`.
     """
-    _check_pair(a, b)
-    x, y = _halve(luma(a)), _halve(luma(b))
-    if x.size == 0:
-        return 0.0
-    hx, hy = _PREWITT, _PREWITT.T
 
-    def grad_mag(z: np.ndarray) -> np.ndarray:
-        # filter2D correlates (no kernel flip); edges repeat the border pixel.
-        gx = cv2.filter2D(z, cv2.CV_64F, hx, borderType=cv2.BORDER_REPLICATE)
-        gy = cv2.filter2D(z, cv2.CV_64F, hy, borderType=cv2.BORDER_REPLICATE)
-        return np.sqrt(gx * gx + gy * gy)
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = np.asarray(image)
+        self._pyramid: list[tuple] | None = None
+        self._grad: np.ndarray | None = None
 
-    ma, mb = grad_mag(x), grad_mag(y)
-    gms = (2.0 * ma * mb + _GMSD_C) / (ma * ma + mb * mb + _GMSD_C)
-    return float(gms.std())
+    def psnr(self, b: np.ndarray) -> float:
+        """Peak signal-to-noise ratio in dB: ``10 log10(255^2 / MSE)``, MSE over all RGB samples.
+
+        Returns ``inf`` for identical images.
+        """
+        _check_pair(self.image, b)
+        diff = self.image.astype(np.int32) - b.astype(np.int32)
+        mse = float(np.mean(np.square(diff, dtype=np.int64)))
+        if mse == 0.0:
+            return float("inf")
+        return 10.0 * np.log10(255.0 * 255.0 / mse)
+
+    def ms_ssim(self, b: np.ndarray) -> float:
+        """Multi-scale SSIM (Wang et al. 2003) on BT.601 luma, in 0..1 (1 = identical).
+
+        Five scales with the paper's weights ``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``, an
+        11x11 Gaussian window of sigma 1.5, ``K1 = 0.01``, ``K2 = 0.03``, ``L = 255``, 2x2 average
+        pooling between scales, statistics averaged over window positions fully inside the image.
+        ``MS-SSIM = prod_{j<M} cs_j^w_j * ssim_M^w_M`` with ``ssim`` at the coarsest scale ``M``.
+
+        Images too small for five scales (coarsest side under 11 pixels) use as many scales as
+        fit, with the first weights renormalised to sum to 1. Negative ``cs``/``ssim`` means
+        (possible on extreme distortions) are clamped to 0 so the result stays real.
+        """
+        _check_pair(self.image, b)
+        if self._pyramid is None:
+            x = luma(self.image)
+            side = min(x.shape[:2])
+            scales = 1
+            while scales < len(MS_SSIM_WEIGHTS) and side // (2**scales) >= 2 * _WIN_RADIUS + 1:
+                scales += 1
+            pyramid = []
+            for j in range(scales):
+                pyramid.append((x, _gauss(x), _gauss(x * x)))
+                x = _halve(x) if j < scales - 1 else x
+            self._pyramid = pyramid
+        weights = np.array(MS_SSIM_WEIGHTS[: len(self._pyramid)])
+        weights = weights / weights.sum()
+        y = luma(b)
+        result = 1.0
+        for j, ref in enumerate(self._pyramid):
+            s, cs = _ssim_cs(ref, y)
+            if j < len(self._pyramid) - 1:
+                result *= max(cs, 0.0) ** weights[j]
+                y = _halve(y)
+            else:
+                result *= max(s, 0.0) ** weights[j]
+        return float(result)
+
+    def gmsd(self, b: np.ndarray) -> float:
+        """Gradient magnitude similarity deviation (Xue et al. 2014) on BT.601 luma; lower is
+        better.
+
+        As the authors' reference code: 2x2 average filter and downsampling by 2, Prewitt
+        gradients (3x3, divided by 3), ``GMS = (2 m_a m_b + c) / (m_a^2 + m_b^2 + c)`` with
+        ``c = 170`` for 0..255 images, and ``GMSD = std(GMS)`` over the image. 0 for identical
+        images.
+        """
+        _check_pair(self.image, b)
+        if self._grad is None:
+            half = _halve(luma(self.image))
+            self._grad = _grad_mag(half) if half.size else half
+        ma = self._grad
+        if ma.size == 0:
+            return 0.0
+        mb = _grad_mag(_halve(luma(b)))
+        gms = (2.0 * ma * mb + _GMSD_C) / (ma * ma + mb * mb + _GMSD_C)
+        return float(gms.std())
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of ``b`` against ``a`` (see :meth:`FullReference.psnr`)."""
+    return FullReference(a).psnr(b)
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Multi-scale SSIM of ``b`` against ``a`` (see :meth:`FullReference.ms_ssim`)."""
+    return FullReference(a).ms_ssim(b)
+
+
+def gmsd(a: np.ndarray, b: np.ndarray) -> float:
+    """GMSD of ``b`` against ``a`` (see :meth:`FullReference.gmsd`)."""
+    return FullReference(a).gmsd(b)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_ocr_truth_is_cached(tmp_path, fake_ocr, ocr_lines):
     assert fake_ocr.recognized == 1
     if ocr_lines:
         assert first.ocr_boxes == ((8, 26, 38, 36),) and len(fake_ocr.read) == 1
-        assert first.truth_label == "ocr-original:1-lines"
+        assert first.truth_label == "ocr-original:1-lines-24h"
     else:
         assert first.ocr_boxes is None and not fake_ocr.read
 
@@ -197,6 +197,18 @@ def test_sample_lines_spreads_evenly():
     assert bench.sample_lines(list(range(4)), 6) == [0, 1, 2, 3]
 
 
+def test_sample_lines_cuts_long_lines_at_a_word_gap():
+    # a 10 px high line: 3 line heights reach x = 130; "bb" ends at 125, "cc" at 140
+    words = (OcrWord("aa", (100, 0, 110, 10)), OcrWord("bb", (115, 0, 125, 10)),
+             OcrWord("cc", (130, 0, 140, 10)))
+    (cut,) = bench.sample_lines([OcrLine(words)], 4, width=3)
+    assert cut.text == "aa bb" and cut.box == (100, 0, 125, 10)
+    (whole,) = bench.sample_lines([OcrLine(words)], 4, width=0)
+    assert whole.text == "aa bb cc"
+    (first,) = bench.sample_lines([OcrLine((OcrWord("long", (0, 0, 90, 10)),) + words)], 4, 3)
+    assert first.text == "long"  # a first word wider than the limit is kept alone
+
+
 def test_decoded_images_are_read_at_the_originals_line_boxes(tmp_path, fake_ocr):
     Image.fromarray(_screen()).save(tmp_path / "a.png")
     out = tmp_path / "r"
@@ -204,9 +216,9 @@ def test_decoded_images_are_read_at_the_originals_line_boxes(tmp_path, fake_ocr)
     result = CliRunner().invoke(bench.bench_command, args)
     assert result.exit_code == 0, result.output
     (row,) = _read(out / "results.csv")
-    assert row["truth"] == "ocr-original:1-lines" and float(row["word_f1"]) == 1.0
+    assert row["truth"] == "ocr-original:1-lines-24h" and float(row["word_f1"]) == 1.0
     assert fake_ocr.read == [[(8, 26, 38, 36)]] * 2  # the original, then the decoded image
-    assert "--ocr-lines 16" in (out / "summary.md").read_text()
+    assert "--ocr-lines 16 --ocr-width 24" in (out / "summary.md").read_text()
     # Another reading mode measures against another truth: the row is redone, not resumed.
     result = CliRunner().invoke(bench.bench_command, args + ["--ocr-lines", "0"])
     assert result.exit_code == 0, result.output
@@ -226,3 +238,21 @@ def test_pdf_without_text_layer_falls_back_to_ocr_truth(tmp_path, fake_ocr):
     assert not problems and [i.key for i in items] == ["scan.pdf#p1"]
     prep = bench.prepare(items[0], bench.BenchConfig(out_dir=str(tmp_path / "r")))
     assert prep.truth_source == "ocr-original" and "no text layer" in prep.note
+
+
+def test_size_search_over_budgets_matches_one_search_per_budget():
+    # Budgets searched one after another on one SizeSearch (coarse factors first ruled out by
+    # smaller budgets, guesses from other factors' size curves) land on what a fresh search for
+    # each budget alone finds.
+    image = _screen(320, 240)
+    h, w = image.shape[:2]
+    budgets = [int(b * w * h / 8) for b in (0.1, 0.2, 0.3, 0.5, 0.8)]
+    search = baselines.SizeSearch(baselines.get_codec("webp"), image)
+    factors = set()
+    for budget in budgets:
+        shared = search.run(budget)
+        alone = baselines.encode_to_size("webp", image, budget)
+        assert shared.setting == alone.setting and shared.data == alone.data
+        assert shared.reached and len(shared.data) + 2 <= budget
+        factors.add(shared.setting["factor"])
+    assert len(factors) > 1  # the budgets span a change of factor

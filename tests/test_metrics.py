@@ -115,3 +115,15 @@ def test_edit_distance_matches_textbook_dp():
         a = "".join(rng.choice(list("abcé "), rng.integers(0, 12)))
         b = "".join(rng.choice(list("abcé "), rng.integers(0, 12)))
         assert metrics.edit_distance(a, b) == _levenshtein(a, b), (a, b)
+
+
+def test_full_reference_gives_the_functions_values_for_many_images():
+    a = _image(64, 80)
+    ref = metrics.FullReference(a)
+    for sigma in (0.5, 1.0, 3.0):  # the reference's cached side must not depend on the first b
+        b = ndimage.gaussian_filter(a, (sigma, sigma, 0))
+        assert ref.psnr(b) == metrics.psnr(a, b)
+        assert ref.ms_ssim(b) == metrics.ms_ssim(a, b)
+        assert ref.gmsd(b) == metrics.gmsd(a, b)
+    with pytest.raises(ValueError):
+        ref.ms_ssim(a[:32])

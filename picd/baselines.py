@@ -30,8 +30,8 @@ never tries a factor coarser than the one that smaller budget chose (more bytes 
 downscaling): its factors are tried from that one down to finer ones, which spares the slow
 full-resolution encodes when a coarser factor wins. ``djvu-pal`` breaks the one-peak rule (two
 colours at full size can beat nine at a sixth of it), so every factor is tried for it. When no
-setting fits, the smallest file found
-(largest factor, lowest quality) is returned with ``reached=False``.
+setting fits, the smallest file found (largest factor, lowest quality) is returned with
+``reached=False``.
 
 Every result is reproducible from its ``setting`` with Pillow alone: see :func:`reencode`.
 """
@@ -366,13 +366,10 @@ class SizeSearch:
         bisect = hi > top
         while hi - lo > 1:
             q = self._guess(factor, lo, hi, target) if guesses else None
-            if q is not None:
-                guesses -= 1
-            elif bisect:
-                guesses = 0
+            guesses = guesses - 1 if q is not None else 0  # once a guess fails, no more
+            if q is None and bisect:
                 q = (lo + hi) // 2
-            else:  # interpolate on log size
-                guesses = 0
+            elif q is None:  # interpolate on log size
                 s_lo, s_hi = math.log(self.n_bytes(factor, lo)), math.log(self.n_bytes(factor, hi))
                 t = (target - s_lo) / (s_hi - s_lo) if s_hi > s_lo else 0.5
                 q = lo + round(t * (hi - lo))
@@ -413,17 +410,18 @@ class SizeSearch:
         # A larger budget never prefers a coarser factor than a smaller budget did.
         limit = min((f for b, f in self._won.items() if b <= max_bytes), default=None)
         every = not self.codec.unimodal  # try every factor
-        if limit is None or every:  # from the finest factor up
-            limit, order = None, self.factors
+        upward = limit is None or every
+        if upward:  # from the finest factor up
+            order = self.factors
         else:  # from that smaller budget's winner down to finer factors
             order = tuple(f for f in reversed(self.factors) if f <= limit)
         best: tuple[float, int, int] | None = None  # (psnr, factor, quality)
         for factor in order:
-            if not every and limit is None and best is not None and self.ceiling(factor) <= best[0]:
+            if upward and not every and best is not None and self.ceiling(factor) <= best[0]:
                 break
             q = self.best_quality(factor, max_bytes)
             if q is None:
-                if limit is None:
+                if upward:
                     continue
                 break  # a finer factor needs more bytes still
             p = self.decoded(factor, q)[1]

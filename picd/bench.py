@@ -131,14 +131,15 @@ class Prepared:
     crop_box: tuple[int, int, int, int]
     note: str = ""
     ocr_boxes: tuple[tuple[int, int, int, int], ...] | None = None  # read only these (ocr_lines)
-    width_tag: str = ""  # "-24h" when the lines read were cut to 24 line heights (ocr_width)
+    read_width: int = 0  # the lines read were cut to this many line heights (ocr_width; 0: not)
 
     @property
     def truth_label(self) -> str:
         """The ``truth`` column: the truth's source, and the lines read when sampling."""
         if self.ocr_boxes is None:
             return self.truth_source
-        return f"{self.truth_source}:{len(self.ocr_boxes)}-lines{self.width_tag}"
+        cut = f"-{self.read_width}h" if self.read_width > 0 else ""
+        return f"{self.truth_source}:{len(self.ocr_boxes)}-lines{cut}"
 
 
 @dataclass
@@ -338,30 +339,29 @@ def prepare(item: Item, cfg: BenchConfig) -> Prepared:
     page = _load(item, cfg.dpi)
     image = page.image
     h, w = image.shape[:2]
-    truth, source, note, boxes = None, "none", "", None
-    cache = Path(cfg.out_dir) / "ocr-cache"
+    truth, source, note, lines, boxes = None, "none", "", None, None
     if cfg.truth_dir and (tf := _truth_file(item, cfg.truth_dir)) is not None:
         raw = tf.read_text(encoding="utf-8", errors="replace")
         truth, source = (hocr_text(raw) if tf.suffix == ".hocr" else raw), "truth-dir"
     elif page.kind == "pdf" and page.lines:
-        lines = (sample_lines(page.lines, cfg.ocr_lines, cfg.ocr_width) if cfg.ocr_lines > 0
-                 else page.lines)
-        truth, source = lines_text(lines), "pdf-text"
-        if cfg.ocr_lines > 0:
-            boxes = tuple(line.box for line in lines)
+        lines, source = page.lines, "pdf-text"
     elif cfg.ocr:
         if page.kind == "pdf":
             note = "PDF page has no text layer: truth is OCR of the original"
-        lines, _ = _ocr_lines_cached(image, cache)
-        truth, source = lines_text(lines), "ocr-original"
+        lines, _ = _ocr_lines_cached(image, _ocr_cache_dir(cfg))
+        source = "ocr-original"
+    if lines is not None:
         if cfg.ocr_lines > 0:
-            boxes = tuple(line.box for line in sample_lines(lines, cfg.ocr_lines, cfg.ocr_width))
-            truth = _read_cached(image, boxes, cache)
+            lines = sample_lines(lines, cfg.ocr_lines, cfg.ocr_width)
+            boxes = tuple(line.box for line in lines)
+        truth = lines_text(lines)
+        if source == "ocr-original" and boxes is not None:  # the original read as decoded ones are
+            truth = _read_cached(image, boxes, _ocr_cache_dir(cfg))
     box = crop_box(image, cfg.crop)
     x0, y0, x1, y1 = box
     save_image_atomic(_crops_dir(cfg) / _crop_name(item.key, "", None), image[y0:y1, x0:x1])
-    tag = f"-{cfg.ocr_width}h" if boxes is not None and cfg.ocr_width > 0 else ""
-    return Prepared(item, w, h, truth, source, box, note, boxes, tag)
+    return Prepared(item, w, h, truth, source, box, note, boxes,
+                    cfg.ocr_width if boxes is not None else 0)
 
 
 def sample_lines(lines: list[OcrLine], n: int, width: int = 0) -> list[OcrLine]:
@@ -381,6 +381,10 @@ def sample_lines(lines: list[OcrLine], n: int, width: int = 0) -> list[OcrLine]:
         words = [w for w in line.words if w.box[2] <= limit] or [line.words[0]]
         out.append(OcrLine(tuple(words)))
     return out
+
+
+def _ocr_cache_dir(cfg: BenchConfig) -> Path:
+    return Path(cfg.out_dir) / "ocr-cache"
 
 
 def _crops_dir(cfg: BenchConfig) -> Path:
@@ -439,7 +443,7 @@ def _measure(row: dict, ref: metrics.FullReference, decoded: np.ndarray, prep: P
     row["gmsd"] = ref.gmsd(decoded)
     if cfg.ocr and prep.truth is not None:
         t0 = time.perf_counter()
-        cache = Path(cfg.out_dir) / "ocr-cache"
+        cache = _ocr_cache_dir(cfg)
         if prep.ocr_boxes is not None:
             hyp = _read_cached(decoded, prep.ocr_boxes, cache)
         else:
@@ -529,7 +533,7 @@ def _run_picd(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Path) 
                     page = api.load_input(src, page=prep.item.page or 1, dpi=cfg.dpi)
                     engine, ocr_s = "rapidocr", 0.0
                     if page.lines is None and cfg.ocr:  # the original's OCR, shared with the truth
-                        lines, ocr_s = _ocr_lines_cached(page.image, Path(cfg.out_dir) / "ocr-cache")
+                        lines, ocr_s = _ocr_lines_cached(page.image, _ocr_cache_dir(cfg))
                         engine = GivenLinesEngine(lines)
                     t0 -= ocr_s  # the encode time includes the OCR as it was measured
                     analysed = api.analyse(page, mode="auto", ocr_engine=engine)

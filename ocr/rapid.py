@@ -161,9 +161,13 @@ class RapidOcrEngine(OcrEngine):
             cx0, cy0 = max(0, x0 - px), max(0, y0 - py)
             cx1, cy1 = min(w, max(x1 + px, cx0 + 1)), min(h, max(y1 + py, cy0 + 1))
             crops.append(np.ascontiguousarray(image[cy0:cy1, cx0:cx1, ::-1]))  # BGR
-        result = _cached_rapidocr(self.config).recognize_txt(crops)
+        engine = _cached_rapidocr(self.config)
         out = []
-        for txt, score in zip(result.txts, result.scores):
+        # one crop per call: a batch is padded to its widest crop, which costs time and changes
+        # what is read at the end of the narrower lines
+        for crop in crops:
+            result = engine.recognize_txt([crop])
+            txt, score = result.txts[0], result.scores[0]
             out.append(_clean(str(txt)) if float(score) >= self.config.text_score else "")
         return out
 

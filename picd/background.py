@@ -23,6 +23,7 @@ from PIL import Image
 
 from picd.container import read_varint, write_varint
 from picd.errors import BadStreamError
+from picd.search import largest_fitting
 
 
 class BackgroundCodec(ABC):
@@ -261,20 +262,18 @@ class ClassicalBackgroundCodec(BackgroundCodec):
 
     @staticmethod
     def _fit(fmt: int, small: Image.Image, max_bytes: int) -> bytes | None:
-        """Highest quality whose payload fits (bisection over Pillow's 0..100 quality); None
-        when even quality 0 does not fit (found with one encode)."""
-        best = _encode(fmt, small, 0)
-        if len(best) > max_bytes:
+        """Payload at the highest quality that fits (:func:`picd.search.largest_fitting` over
+        Pillow's 0..100 quality); None when even quality 0 does not fit (found with one encode)."""
+        coded: dict[int, bytes] = {}
+
+        def size(q: int) -> int:
+            if q not in coded:
+                coded[q] = _encode(fmt, small, q)
+            return len(coded[q])
+
+        if size(0) > max_bytes:
             return None
-        lo, hi = 1, 100
-        while lo <= hi:
-            q = (lo + hi) // 2
-            p = _encode(fmt, small, q)
-            if len(p) <= max_bytes:
-                best, lo = p, q + 1
-            else:
-                hi = q - 1
-        return best
+        return coded[largest_fitting(size, 0, 101, max_bytes, top=100)]
 
 
 BACKGROUND_CODECS: dict[int, type[BackgroundCodec]] = {ClassicalBackgroundCodec.codec_id: ClassicalBackgroundCodec}

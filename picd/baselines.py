@@ -20,14 +20,14 @@ and the codec's integer quality setting. The image is downscaled with Lanczos to
 ``(ceil(W / f), ceil(H / f))``, coded, decoded and upscaled back to ``(W, H)`` with Lanczos.
 A decoder needs ``f`` and ``W mod f``, ``H mod f`` to restore the size: ``SIDE_INFO_BYTES`` (2)
 are added to the byte count of every downscaled result. For each factor the largest quality whose
-total size fits the budget is found (interpolation search on log size, bracketed, with bisection
-as safeguard; every coded size is cached so searches for several budgets on one image share
-work); among factors the one with the best RGB PSNR wins. The PSNR over factors is taken as
-unimodal, so the search stops at the first factor whose PSNR is lower than the best so far.
-Factors are tried from 1 up, skipping factors whose PSNR without any coding (downscale + upscale
-only) cannot beat the best. On one :class:`SizeSearch`, a budget larger than one searched before
-never tries a factor coarser than the one that smaller budget chose (more bytes never favour more
-downscaling): its factors are tried from that one down to finer ones, which spares the slow
+total size fits the budget is found (:func:`picd.search.largest_fitting`: interpolation on log
+size, bracketed, with bisection as safeguard; every coded size is cached so searches for several
+budgets on one image share work); among factors the one with the best RGB PSNR wins. The PSNR
+over factors is taken as unimodal, so the search stops at the first factor whose PSNR is lower
+than the best so far. Factors are tried from 1 up, skipping factors whose PSNR without any
+coding (downscale + upscale only) cannot beat the best. On one :class:`SizeSearch`, a budget
+larger than one searched before never tries a factor coarser than the one that smaller budget
+chose (more bytes never favour more downscaling): its factors are tried from that one down to finer ones, which spares the slow
 full-resolution encodes when a coarser factor wins. ``djvu-pal`` breaks the one-peak rule (two
 colours at full size can beat nine at a sixth of it), so every factor is tried for it. When no
 setting fits, the smallest file found (largest factor, lowest quality) is returned with
@@ -52,6 +52,7 @@ import numpy as np
 from PIL import Image
 
 from picd.metrics import psnr
+from picd.search import largest_fitting
 
 DEFAULT_FACTORS = (1, 2, 3, 4, 6, 8)
 SIDE_INFO_BYTES = 2  # factor index + (W mod f, H mod f), when downscaled
@@ -361,27 +362,8 @@ class SizeSearch:
                     lo = q
                 else:
                     hi = q
-        target = math.log(max_bytes)
-        guesses = 3
-        bisect = hi > top
-        while hi - lo > 1:
-            q = self._guess(factor, lo, hi, target) if guesses else None
-            guesses = guesses - 1 if q is not None else 0  # once a guess fails, no more
-            if q is None and bisect:
-                q = (lo + hi) // 2
-            elif q is None:  # interpolate on log size
-                s_lo, s_hi = math.log(self.n_bytes(factor, lo)), math.log(self.n_bytes(factor, hi))
-                t = (target - s_lo) / (s_hi - s_lo) if s_hi > s_lo else 0.5
-                q = lo + round(t * (hi - lo))
-            q = min(hi - 1, max(lo + 1, q))
-            width = hi - lo
-            if self.n_bytes(factor, q) <= max_bytes:
-                lo = q
-            else:
-                hi = q
-            # bisect while the top is unprobed, or when interpolation shrank the bracket < half
-            bisect = hi > top or (hi - lo) * 2 > width
-        return lo
+        return largest_fitting(lambda q: self.n_bytes(factor, q), lo, hi, max_bytes, top,
+                               guess=lambda a, b, target: self._guess(factor, a, b, target))
 
     def _guess(self, factor: int, lo: int, hi: int, target: float) -> int | None:
         """Where log size reaches ``target`` at ``factor``, read off the curve of the nearest

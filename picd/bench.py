@@ -51,6 +51,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import click
+import cv2
 import numpy as np
 
 from ocr.base import GivenLinesEngine, OcrLine, OcrWord, lines_text
@@ -588,6 +589,7 @@ def _init_worker(single_thread: bool) -> None:
     if single_thread:  # one worker per core: keep the native libraries to one thread each
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PICD_OCR_THREADS"):
             os.environ[var] = "1"
+        cv2.setNumThreads(1)
         try:
             import torch
 

@@ -43,10 +43,12 @@ def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
         raise ValueError(f"expected (H, W, 3) RGB arrays, got {a.shape}")
 
 
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
+
+
 def luma(image: np.ndarray) -> np.ndarray:
     """BT.601 luma ``Y = 0.299 R + 0.587 G + 0.114 B`` as float64 in 0..255."""
-    x = np.asarray(image, dtype=np.float64)
-    return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
+    return np.asarray(image) @ _LUMA_WEIGHTS
 
 
 _WIN_KERNEL = cv2.getGaussianKernel(2 * _WIN_RADIUS + 1, _WIN_SIGMA)  # normalised, float64
@@ -116,8 +118,9 @@ class FullReference:
         Returns ``inf`` for identical images.
         """
         _check_pair(self.image, b)
-        diff = self.image.astype(np.int32) - b.astype(np.int32)
-        mse = float(np.mean(np.square(diff, dtype=np.int64)))
+        # OpenCV sums the squared differences of uint8 images exactly, without int copies
+        a, b = np.ascontiguousarray(self.image, np.uint8), np.ascontiguousarray(b, np.uint8)
+        mse = cv2.norm(a, b, cv2.NORM_L2SQR) / a.size
         if mse == 0.0:
             return float("inf")
         return 10.0 * np.log10(255.0 * 255.0 / mse)

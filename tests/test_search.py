@@ -1,0 +1,58 @@
+import math
+import random
+
+from picd.search import largest_fitting
+
+
+def _curve(seed: int):
+    """A size curve like a codec's: log size close to linear in quality, growing, with jitter
+    and a few plateaus."""
+    rng = random.Random(seed)
+    rate = rng.uniform(0.015, 0.05)
+    sizes, s = [], rng.uniform(100, 3000)
+    for _ in range(101):
+        sizes.append(int(s))
+        if rng.random() > 0.1:  # else a plateau
+            s *= math.exp(rate * rng.uniform(0.5, 1.5))
+    return sizes
+
+
+def _bisection(size, lo: int, hi: int, max_bytes: int) -> int:
+    while hi - lo > 1:
+        q = (lo + hi) // 2
+        lo, hi = (q, hi) if size(q) <= max_bytes else (lo, q)
+    return lo
+
+
+def test_finds_the_largest_fitting_setting_with_fewer_probes_than_bisection():
+    ours = theirs = 0
+    for seed in range(40):
+        sizes = _curve(seed)
+        for budget in (sizes[5] + 1, sizes[37], sizes[60] - 1, sizes[99] + 3, sizes[100] + 1):
+            coded, coded_b = set(), set()
+            q = largest_fitting(lambda q: coded.add(q) or sizes[q], 0, 101, budget, top=100)
+            want = max(i for i, s in enumerate(sizes) if s <= budget)
+            assert q == want
+            assert _bisection(lambda q: coded_b.add(q) or sizes[q], 0, 101, budget) == want
+            ours, theirs = ours + len(coded), theirs + len(coded_b)
+    assert ours < theirs
+
+
+def test_a_top_above_the_range_is_never_coded():
+    sizes = [10 * (i + 1) for i in range(11)]
+    coded = []
+    q = largest_fitting(lambda q: coded.append(q) or sizes[q], 0, 11, 10_000, top=10)
+    assert q == 10 and 11 not in coded
+
+
+def test_a_guess_is_probed_first():
+    sizes = [int(100 * math.exp(0.05 * i)) for i in range(101)]
+    coded = []
+
+    def size(q: int) -> int:
+        coded.append(q)
+        return sizes[q]
+
+    want = max(i for i, s in enumerate(sizes) if s <= 500)
+    q = largest_fitting(size, 0, 101, 500, top=100, guess=lambda lo, hi, t: want)
+    assert q == want and coded[0] == want

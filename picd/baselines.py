@@ -27,10 +27,10 @@ over factors is taken as unimodal, so the search stops at the first factor whose
 than the best so far. Factors are tried from 1 up, skipping factors whose PSNR without any
 coding (downscale + upscale only) cannot beat the best. On one :class:`SizeSearch`, a budget
 larger than one searched before never tries a factor coarser than the one that smaller budget
-chose (more bytes never favour more downscaling): its factors are tried from that one down to finer ones, which spares the slow
-full-resolution encodes when a coarser factor wins. ``djvu-pal`` breaks the one-peak rule (two
-colours at full size can beat nine at a sixth of it), so every factor is tried for it. When no
-setting fits, the smallest file found (largest factor, lowest quality) is returned with
+chose (more bytes never favour more downscaling): its factors are tried from that one down to
+finer ones, which spares the slow full-resolution encodes when a coarser factor wins.
+``djvu-pal`` breaks the one-peak rule (two colours at full size can beat nine at a sixth of
+it), so every factor is tried for it. When no setting fits, the smallest file found (largest factor, lowest quality) is returned with
 ``reached=False``.
 
 Every result is reproducible from its ``setting`` with Pillow alone: see :func:`reencode`.

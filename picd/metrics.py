@@ -1,7 +1,7 @@
 """Image and text quality measures used by ``picd bench`` and the acceptance tests.
 
 Image measures take two ``uint8`` RGB arrays of shape ``(H, W, 3)`` and the same size: ``a`` is
-the reference (original), ``b`` the distorted (decoded) image. numpy/scipy only, no weights.
+the reference (original), ``b`` the distorted (decoded) image. numpy and OpenCV only, no weights.
 
 - :func:`psnr`: over all three RGB channels, peak 255.
 - :func:`ms_ssim`: Wang, Simoncelli & Bovik, "Multi-scale structural similarity for image
@@ -41,6 +41,8 @@ def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
         raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"expected (H, W, 3) RGB arrays, got {a.shape}")
+    if a.dtype != np.uint8 or b.dtype != np.uint8:
+        raise ValueError(f"expected uint8 arrays, got {a.dtype} and {b.dtype}")
 
 
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
@@ -119,7 +121,7 @@ class FullReference:
         """
         _check_pair(self.image, b)
         # OpenCV sums the squared differences of uint8 images exactly, without int copies
-        a, b = np.ascontiguousarray(self.image, np.uint8), np.ascontiguousarray(b, np.uint8)
+        a, b = np.ascontiguousarray(self.image), np.ascontiguousarray(b)
         mse = cv2.norm(a, b, cv2.NORM_L2SQR) / a.size
         if mse == 0.0:
             return float("inf")

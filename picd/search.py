@@ -21,16 +21,19 @@ def largest_fitting(size: Callable[[int], int], lo: int, hi: int, max_bytes: int
     """Largest setting ``q`` in ``lo <= q < hi`` with ``size(q) <= max_bytes``.
 
     Args:
-        size: bytes at setting ``q`` (the caller caches it; each probe calls it once or twice).
+        size: bytes at setting ``q``, at least 1 (the caller caches it: a step may ask for the
+            sizes at ``lo``, ``hi`` and the probe).
         lo: a setting that fits (``size(lo) <= max_bytes``).
         hi: a setting known not to fit, or ``top + 1``: above the range, taken as not fitting
             without coding it (the top quality is the slowest to code and rarely needed).
-        max_bytes: the budget.
+        max_bytes: the budget, at least 1.
         top: the largest setting there is.
         guess: optional ``guess(lo, hi, log(max_bytes))``: a setting to probe next, from what
             the caller knows (another scale's size curve), or None. At most ``guesses`` are
             asked for, and none after the first None.
     """
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
     target = math.log(max_bytes)
     bisect = hi > top
     while hi - lo > 1:

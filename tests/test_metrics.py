@@ -36,6 +36,11 @@ def test_shape_mismatch_is_an_error():
         metrics.psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8))
 
 
+def test_non_uint8_images_are_an_error():
+    with pytest.raises(ValueError):
+        metrics.psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.int32))
+
+
 def test_ms_ssim_identity_and_order():
     a = _image()
     assert metrics.ms_ssim(a, a) == pytest.approx(1.0)

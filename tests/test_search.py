@@ -1,6 +1,8 @@
 import math
 import random
 
+import pytest
+
 from picd.search import largest_fitting
 
 
@@ -56,3 +58,45 @@ def test_a_guess_is_probed_first():
     want = max(i for i, s in enumerate(sizes) if s <= 500)
     q = largest_fitting(size, 0, 101, 500, top=100, guess=lambda lo, hi, t: want)
     assert q == want and coded[0] == want
+
+
+def _count(sizes):
+    coded = set()
+
+    def size(q: int) -> int:
+        coded.add(q)
+        return sizes[q]
+
+    return size, coded
+
+
+def test_a_stalling_interpolation_falls_back_to_bisection():
+    # flat, then one jump: interpolating log size between the ends barely moves the bracket
+    sizes = [1000] * 31 + [100_000] * 70
+    size, coded = _count(sizes)
+    assert largest_fitting(size, 0, 101, 1000, top=100) == 30
+    assert len(coded) <= 2 * math.ceil(math.log2(101))
+
+
+def test_wrong_guesses_cost_a_few_probes_only():
+    sizes = [int(100 * math.exp(0.04 * i)) for i in range(101)]
+    want = max(i for i, s in enumerate(sizes) if s <= 1500)
+    size, coded = _count(sizes)
+    q = largest_fitting(size, 0, 101, 1500, top=100, guess=lambda lo, hi, t: lo + 1)
+    assert q == want
+    assert len(coded) <= 3 + math.ceil(math.log2(101))
+
+
+def test_sizes_that_do_not_always_grow_still_give_a_setting_that_fits():
+    rng = random.Random(7)
+    for _ in range(50):
+        sizes = [int(500 * math.exp(0.03 * i) * rng.uniform(0.85, 1.15)) for i in range(101)]
+        budget = rng.randint(min(sizes[1:]) + 1, max(sizes))
+        sizes[0] = min(sizes[0], budget)
+        q = largest_fitting(lambda q: sizes[q], 0, 101, budget, top=100)
+        assert sizes[q] <= budget
+
+
+def test_an_empty_budget_is_refused():
+    with pytest.raises(ValueError):
+        largest_fitting(lambda q: 1, 0, 101, 0, top=100)

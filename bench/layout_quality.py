@@ -1,6 +1,6 @@
 """Quality of the text layer on real screenshots: ``python bench/layout_quality.py [--split dev]``.
 
-For each image of a split (files of ``/work/shared/data/screen`` sorted by name: even indexes are
+For each image of a split (files of ``../shared/data/screen`` sorted by name: even indexes are
 the dev split used for tuning, odd indexes the held-out split), cropped to at most ``--crop``
 pixels from the top-left corner (keeps OCR time modest on this small machine):
 
@@ -18,8 +18,6 @@ pixels from the top-left corner (keeps OCR time modest on this small machine):
 from __future__ import annotations
 
 import argparse
-import hashlib
-import pickle
 import random
 import sys
 import time
@@ -33,8 +31,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from layout.analyze import LayoutConfig, build_layer  # noqa: E402
 from ocr.base import GivenLinesEngine, OcrLine, OcrWord, lines_text  # noqa: E402
+from picd.bench import ocr_lines_cached  # noqa: E402
 
-DATA = Path("/work/shared/data/screen")
+DATA = ROOT.parent / "shared" / "data" / "screen"
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 # Never planted: these pairs look alike in many faces (as in layout.analyze._ALIKE).
 _ALIKE = ["lI1|", "ij!", "oO0", "cC", "sS", "uU", "vV", "wW", "xX", "zZ", "pP", "kK", "jJ", "yY",
@@ -56,19 +55,6 @@ def load(path: Path, crop: int) -> np.ndarray:
     h, w = img.shape[:2]
     cw, ch = min(w, crop), min(h, int(crop * 0.625) if crop < 10000 else h)
     return np.ascontiguousarray(img[:ch, :cw])
-
-
-def cached_ocr(img: np.ndarray, cache: Path) -> list[OcrLine]:
-    key = hashlib.sha1(img.tobytes() + repr(img.shape).encode()).hexdigest()
-    p = cache / f"{key}.pkl"
-    if p.exists():
-        return pickle.loads(p.read_bytes())
-    from ocr import get_engine
-
-    lines = get_engine("rapidocr").recognize(img)
-    cache.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(pickle.dumps(lines))
-    return lines
 
 
 def _alike(a: str, b: str) -> bool:
@@ -115,7 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--split", choices=("dev", "held", "samples"), default="dev")
     ap.add_argument("--every", type=int, default=3, help="take every N-th file of the split")
     ap.add_argument("--crop", type=int, default=1280, help="max width (height: 0.625 x)")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/ocr_cache"))
+    ap.add_argument("--cache", type=Path, default=Path("out/layout-ocr-cache"),
+                    help="OCR of the inputs, shared format with picd bench's ocr-cache")
     ap.add_argument("--plant", type=int, default=20)
     ap.add_argument("--f1", action="store_true", help="also encode/decode and measure word F1")
     ap.add_argument("--bpp", type=float, default=0.02)
@@ -129,7 +116,7 @@ def main(argv=None) -> int:
     print(f"{'file':<40} {'acc':>9} {'rate':>5} {'plant':>7} {'rej':>5} {'lay s':>6} {'F1':>6}")
     for path in files:
         img = load(path, args.crop)
-        lines = cached_ocr(img, args.cache)
+        lines, _ = ocr_lines_cached(img, args.cache)
         n = sum(len(l.words) for l in lines)
         t = time.perf_counter()
         a = build_layer(img, lines, cfg)

@@ -292,7 +292,7 @@ def _word_from_json(d: dict) -> OcrWord:
     return OcrWord(**d)
 
 
-def _ocr_lines_cached(image: np.ndarray, cache_dir: Path) -> tuple[list, float]:
+def ocr_lines_cached(image: np.ndarray, cache_dir: Path) -> tuple[list, float]:
     """OCR lines of an original image and the seconds the OCR took, cached by its pixels (JSON):
     the truth text and picd's own encoder (``analyse``) share one OCR of each original."""
     from ocr import get_engine
@@ -349,7 +349,7 @@ def prepare(item: Item, cfg: BenchConfig) -> Prepared:
     elif cfg.ocr:
         if page.kind == "pdf":
             note = "PDF page has no text layer: truth is OCR of the original"
-        lines, _ = _ocr_lines_cached(image, _ocr_cache_dir(cfg))
+        lines, _ = ocr_lines_cached(image, _ocr_cache_dir(cfg))
         source = "ocr-original"
     if lines is not None:
         if cfg.ocr_lines > 0:
@@ -534,7 +534,7 @@ def _run_picd(unit: Unit, image: np.ndarray, cfg: BenchConfig, crops_dir: Path) 
                     page = api.load_input(src, page=prep.item.page or 1, dpi=cfg.dpi)
                     engine, ocr_s = "rapidocr", 0.0
                     if page.lines is None and cfg.ocr:  # the original's OCR, shared with the truth
-                        lines, ocr_s = _ocr_lines_cached(page.image, _ocr_cache_dir(cfg))
+                        lines, ocr_s = ocr_lines_cached(page.image, _ocr_cache_dir(cfg))
                         engine = GivenLinesEngine(lines)
                     t0 -= ocr_s  # the encode time includes the OCR as it was measured
                     analysed = api.analyse(page, mode="auto", ocr_engine=engine)

@@ -5,9 +5,9 @@ Usage::
     .venv/bin/python bench/textcoder_bpc.py [paths...]
 
 Paths may be PDFs (each page's exact text layer via PyMuPDF) or images (RapidOCR lines, cached
-under ``$PICD_OCR_CACHE`` or ``/tmp/picd_ocr_cache``). Without paths: the held-out PDFs of
-``/work/shared/data/documents`` (those not used by ``layout/build_prior.py``) and every
-screenshot of ``/work/shared/data/screen``.
+under ``$PICD_OCR_CACHE`` or ``out/textcoder-ocr-cache``). Without paths: the held-out PDFs of
+``../shared/data/documents`` (those not used by ``layout/build_prior.py``) and every
+screenshot of ``../shared/data/screen``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import json
 import os
 import pathlib
 
-CACHE = pathlib.Path(os.environ.get("PICD_OCR_CACHE", "/tmp/picd_ocr_cache"))
+SHARED = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+CACHE = pathlib.Path(os.environ.get("PICD_OCR_CACHE", "out/textcoder-ocr-cache"))
 
 
 def ocr_cached(path: pathlib.Path) -> list[tuple[str, list[list[float]]]]:
@@ -131,9 +132,9 @@ def main() -> None:
     args = ap.parse_args()
     paths = args.paths
     if not paths:
-        docs = pathlib.Path("/work/shared/data/documents")
+        docs = SHARED / "documents"
         paths = [p for p in sorted(docs.glob("*.pdf")) if p.name not in TRAIN_DOCS]
-        paths += [p for p in sorted(pathlib.Path("/work/shared/data/screen").glob("*"))
+        paths += [p for p in sorted((SHARED / "screen").glob("*"))
                   if p.suffix.lower() in (".png", ".jpg")]
     print(f"{'source':52s} {'chars':>6s} {'char':>6s} {'brotli':>6s} {'layout':>6s} {'b/word':>6s} {'bytes':>6s}")
     tot = {"n": 0, "c": 0, "b": 0, "l": 0, "w": 0, "bytes": 0}

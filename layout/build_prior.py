@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python layout/build_prior.py [--docs /work/shared/data/documents] [--out PATH]
+    .venv/bin/python layout/build_prior.py [--docs ../shared/data/documents] [--out PATH]
 
 Training text: the PDF text layers (PyMuPDF ``page.get_text()``) of the documents named in
 `TRAIN_DOCS` only; every other document and all screenshots are held out for
@@ -10,7 +10,7 @@ Training text: the PDF text layers (PyMuPDF ``page.get_text()``) of the document
 ``"\\n"``, exactly as the text coder sees a `TextLayer`. Only n-gram counts (orders 0..ORDER) are
 shipped, scaled and pruned, as integers.
 
-Provenance of the training text (see /work/shared/data/documents/MANIFEST.md): the pdfplumber
+Provenance of the training text (see ../shared/data/documents/MANIFEST.md): the pdfplumber
 test PDFs (jsvine/pdfplumber, MIT repository; mostly US-government public documents). The shipped
 file holds character n-gram statistics, not the text. (`pdfjs_freeculture.pdf`, CC BY-NC, was
 used by the first draft and is deliberately left out: its licence does not allow shipping
@@ -129,7 +129,7 @@ def build(pages: list[str]) -> dict[str, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--docs", type=pathlib.Path, default=pathlib.Path("/work/shared/data/documents"))
+    ap.add_argument("--docs", type=pathlib.Path, default=pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "documents")
     ap.add_argument("--out", type=pathlib.Path, default=OUT)
     args = ap.parse_args()
     pages = training_text(args.docs)

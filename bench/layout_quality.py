@@ -132,7 +132,8 @@ def main(argv=None) -> int:
             from picd import metrics
             from picd.api import decode_detailed, encode_detailed
 
-            res = encode_detailed(img, mode="screen", bpp=args.bpp, ocr_engine=GivenLinesEngine(lines))
+            res = encode_detailed(img, mode="screen", bpp=args.bpp,
+                                  ocr_engine=GivenLinesEngine(lines))
             dec = decode_detailed(res.data).image
             f1 = metrics.word_f1(metrics.ocr_text(dec), lines_text(lines))
             f1s.append(f1)

@@ -56,6 +56,7 @@ SCALE_TOTAL = 4096    # per-context count total after scaling
 MIN_CTX = (0, 4, 6, 8, 12, 24)  # minimum raw occurrences of a context of order k to be kept
 
 OUT = pathlib.Path(__file__).with_name("data") / "charprior.npz"
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "documents"
 
 
 def page_text(page) -> str:  # noqa: ANN001 - a pymupdf.Page
@@ -129,7 +130,7 @@ def build(pages: list[str]) -> dict[str, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--docs", type=pathlib.Path, default=pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "documents")
+    ap.add_argument("--docs", type=pathlib.Path, default=DOCS)
     ap.add_argument("--out", type=pathlib.Path, default=OUT)
     args = ap.parse_args()
     pages = training_text(args.docs)

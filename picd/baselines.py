@@ -30,8 +30,8 @@ larger than one searched before never tries a factor coarser than the one that s
 chose (more bytes never favour more downscaling): its factors are tried from that one down to
 finer ones, which spares the slow full-resolution encodes when a coarser factor wins.
 ``djvu-pal`` breaks the one-peak rule (two colours at full size can beat nine at a sixth of
-it), so every factor is tried for it. When no setting fits, the smallest file found (largest factor, lowest quality) is returned with
-``reached=False``.
+it), so every factor is tried for it. When no setting fits, the smallest file found (largest
+factor, lowest quality) is returned with ``reached=False``.
 
 Every result is reproducible from its ``setting`` with Pillow alone: see :func:`reencode`.
 """

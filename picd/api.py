@@ -3,14 +3,16 @@
 Encode::
 
     page image --ocr--> words --layout.build_layer--> text layer (verified words only)
-                                        |                      |
-                                  text mask              layout.textcoder (lossless)
-                                        v                      |
+                                   |         |                 |
+                             text mask   rejected words   layout.textcoder (lossless)
+                                   |         |                 |
+                                   |    layout.ink: ink patches that fit the ink budget
+                                   v         |                 |
              remove_text(image, mask) -> BackgroundCodec       |
-                                        \\                     /
+                                        \\     |               /
                                          .picd container (docs/bitstream.md)
 
-Decode: container -> text layer + background -> renderer -> image.
+Decode: container -> background + ink patches painted on it + text layer -> renderer -> image.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from layout.analyze import Analysis, LayoutConfig, build_layer
+from layout.ink import InkPatch, decode_patches, find_patches, fit_patches, paint_patches
 from layout.model import TextLayer
 from layout.textcoder import decode_layer, encode_layer
 from ocr.base import OcrEngine
@@ -37,6 +40,10 @@ DEFAULT_BPP = {ct.Mode.NATURAL: 0.05, ct.Mode.SCREEN: 0.02, ct.Mode.DOCUMENT: 0.
 MODES = ("auto", "screen", "document", "natural")
 #: Text codec id in the container (append-only).
 TEXT_CODEC_ID = 1
+#: Ink patch codec id in the container (append-only).
+INK_CODEC_ID = 1
+#: Default share of the target size that ink patches of rejected words may take (see `code`).
+INK_SHARE = 0.4
 
 Progress = Callable[[str], None]
 
@@ -71,6 +78,8 @@ class EncodeResult:
     background: np.ndarray  # the background that was coded (text removed)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    ink_bytes: int = 0
+    ink_patches: int = 0
 
     @property
     def bpp(self) -> float:
@@ -93,6 +102,7 @@ class Analysed:
     background: np.ndarray  # text removed
     weight: np.ndarray | None  # 0 where redrawn glyphs will cover the background
     timings: dict[str, float]
+    ink: tuple[InkPatch, ...] = ()  # candidate ink patches of the rejected words
 
 
 def analyse(
@@ -153,7 +163,12 @@ def analyse(
     else:
         background, weight = image, None
     timings["inpaint"] = time.perf_counter() - t
-    return Analysed(page, cmode, analysis, text_payload, background, weight, timings)
+    ink: tuple[InkPatch, ...] = ()
+    if analysis is not None and analysis.rejected:
+        t = time.perf_counter()
+        ink = tuple(find_patches(image, [w for w, _, _ in analysis.rejected]))
+        timings["ink"] = time.perf_counter() - t
+    return Analysed(page, cmode, analysis, text_payload, background, weight, timings, ink)
 
 
 def code(
@@ -161,13 +176,20 @@ def code(
     *,
     bpp: float | None = None,
     quality: float | None = None,
+    ink_share: float = INK_SHARE,
     progress: Progress | None = None,
 ) -> EncodeResult:
-    """Stage 2 of encoding: code the background in the bytes the target leaves and pack the file.
+    """Stage 2 of encoding: code the ink patches of rejected words and the background in the
+    bytes the target leaves, and pack the file.
 
+    ``ink_share`` (0..1): the ink patches (`layout.ink`, smallest first) take at most this share
+    of the bytes the text layer leaves under the target (with ``quality``: of the background's
+    rate), and never the bytes the background needs at its floor; 0 turns them off.
     Run it several times on one `Analysed` to code one page at several sizes.
     """
     _check_target(bpp, quality)
+    if not 0 <= ink_share <= 1:
+        raise BadInputError(f"ink share {ink_share} out of range (0..1)")
     h, w = a.page.image.shape[:2]
     warnings: list[str] = []
     if bpp is None and quality is not None:
@@ -180,7 +202,22 @@ def code(
     codec = ClassicalBackgroundCodec()
     text = a.text_payload
     sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text)] if text else []
-    fixed = ct.overhead(len(sections) + 1, w, h) + _len_extra(len(text))
+    fixed = ct.overhead(len(sections) + 2, w, h) + _len_extra(len(text))
+    ink, n_ink, ink_s = b"", 0, 0.0
+    if a.ink and ink_share > 0:
+        if target is not None:
+            room = target - fixed - len(text)
+            ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2)
+        else:
+            ink_budget = int(ink_share * (bg_budget or 0))
+        t = time.perf_counter()
+        ink, n_ink = fit_patches(a.ink, w, h, ink_budget)
+        ink_s = time.perf_counter() - t
+    if ink:
+        sections.append(ct.Section(ct.Tag.INK, INK_CODEC_ID, ink))
+        fixed += _len_extra(len(ink)) + len(ink)
+    else:
+        fixed = ct.overhead(len(sections) + 1, w, h) + _len_extra(len(text))
     if bg_budget is None:
         assert target is not None
         bg_budget = target - fixed - len(text)
@@ -199,6 +236,7 @@ def code(
             break
         bg_budget = max(codec.min_bytes(), bg_budget - (len(data) - target))
     timings = dict(a.timings, background=time.perf_counter() - t)
+    timings["ink"] = timings.get("ink", 0.0) + ink_s
     timings["total"] = sum(timings.values())
     return EncodeResult(
         data=data,
@@ -207,6 +245,8 @@ def code(
         height=h,
         text_bytes=len(text),
         background_bytes=len(bg_payload),
+        ink_bytes=len(ink),
+        ink_patches=n_ink,
         target_bytes=target,
         analysis=a.analysis,
         background=a.background,
@@ -225,6 +265,7 @@ def encode_detailed(
     dpi: float = 100.0,
     layout_config: LayoutConfig | None = None,
     ocr_engine: str | OcrEngine = "rapidocr",
+    ink_share: float = INK_SHARE,
     progress: Progress | None = None,
 ) -> EncodeResult:
     """Encode an image or PDF page; see `encode`. Returns the bytes and what was made on the way
@@ -234,7 +275,7 @@ def encode_detailed(
     pg = src if isinstance(src, Page) else load_input(src, page=page, dpi=dpi)
     load_s = time.perf_counter() - t
     a = analyse(pg, mode=mode, layout_config=layout_config, ocr_engine=ocr_engine, progress=progress)
-    res = code(a, bpp=bpp, quality=quality, progress=progress)
+    res = code(a, bpp=bpp, quality=quality, ink_share=ink_share, progress=progress)
     res.timings["load"] = load_s
     res.timings["total"] += load_s
     return res
@@ -281,8 +322,9 @@ def encode(
 class Decoded:
     image: np.ndarray
     layer: TextLayer
-    background: np.ndarray
+    background: np.ndarray  # as decoded, before the ink patches are painted on it
     container: ct.Container
+    ink: tuple[InkPatch, ...] = ()
 
 
 def decode_detailed(data: bytes, renderer: str = "paste") -> Decoded:
@@ -307,8 +349,17 @@ def decode_detailed(data: bytes, renderer: str = "paste") -> Decoded:
     if bg is None:
         raise BadStreamError("corrupted .picd file (no background section)")
     background = get_background_codec(bg.codec).decompress(bg.payload, c.width, c.height)
-    image = get_renderer(renderer).render(background, layer, int(c.mode))
-    return Decoded(image, layer, background, c)
+    ink = c.section(ct.Tag.INK)
+    patches: list[InkPatch] = []
+    if ink is not None:
+        if ink.codec != INK_CODEC_ID:
+            from picd.errors import MissingModelError
+
+            raise MissingModelError(f"ink codec id {ink.codec} is not known to this picd")
+        patches = decode_patches(ink.payload, c.width, c.height)
+    painted = paint_patches(background, patches) if patches else background
+    image = get_renderer(renderer).render(painted, layer, int(c.mode))
+    return Decoded(image, layer, background, c, tuple(patches))
 
 
 def decode(data: bytes, renderer: str = "paste") -> Image.Image:

@@ -96,10 +96,14 @@ def _progress(verbose: bool):
 @click.option("--verify-threshold", type=click.FloatRange(0, 1),
               help="How closely a redrawn word must match the original to be kept as text "
                    "(else it stays in the background). [default: from layout.LayoutConfig]")
+@click.option("--ink-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
+              help="Words that are not redrawn keep their original ink as bilevel patches, "
+                   "smallest first, in at most this share of the bytes the text layer leaves; "
+                   "0 leaves them to the background codec.")
 @click.option("--keep", "keep_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write intermediate images (text mask, background, redrawn glyphs, rejected words) here.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the stages as they run.")
-def encode(input, output, mode, bpp, quality, page, dpi, verify_threshold, keep_dir, verbose):
+def encode(input, output, mode, bpp, quality, page, dpi, verify_threshold, ink_share, keep_dir, verbose):
     """Encode an image or a PDF page to a .picd file."""
     from dataclasses import replace
 
@@ -113,7 +117,7 @@ def encode(input, output, mode, bpp, quality, page, dpi, verify_threshold, keep_
     if verify_threshold is not None:
         cfg = replace(cfg, verify_threshold=verify_threshold)
     res = encode_detailed(input, mode=mode, bpp=bpp, quality=quality, page=page, dpi=dpi,
-                          layout_config=cfg, progress=_progress(verbose))
+                          layout_config=cfg, ink_share=ink_share, progress=_progress(verbose))
     out = output or input.with_suffix(".picd")
     write_atomic(out, res.data)
     for w in res.warnings:
@@ -124,7 +128,8 @@ def encode(input, output, mode, bpp, quality, page, dpi, verify_threshold, keep_
     n_rej = len(res.analysis.rejected) if res.analysis else 0
     click.echo(
         f"{out}: {len(res.data)} bytes, {res.bpp:.4f} bpp ({res.width}x{res.height}, {res.mode.name.lower()}; "
-        f"text {res.text_bytes} B for {n_words} words, {n_rej} left in the background; "
+        f"text {res.text_bytes} B for {n_words} words, {n_rej} not redrawn, "
+        f"{res.ink_patches} of them as ink patches ({res.ink_bytes} B); "
         f"background {res.background_bytes} B) in {res.timings['total']:.1f} s"
     )
 

@@ -41,6 +41,7 @@ class Tag(IntEnum):
 
     TEXT = 1
     BACKGROUND = 2
+    INK = 3
 
 
 @dataclass(frozen=True)

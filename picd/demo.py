@@ -40,7 +40,7 @@ def main(folder: Path, output: Path) -> None:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
     if not files:
         raise click.ClickException(f"no images or PDFs in {folder}")
-    head = f"{'file':<28} {'size':>10} {'mode':<8} {'bytes':>6} {'bpp':>7} {'text':>5} {'bg':>5} {'words':>9} {'PSNR':>6} {'wordF1':>6} {'enc s':>5} {'dec s':>5}"
+    head = f"{'file':<28} {'size':>10} {'mode':<8} {'bytes':>6} {'bpp':>7} {'text':>5} {'ink':>5} {'bg':>5} {'words':>9} {'PSNR':>6} {'wordF1':>6} {'enc s':>5} {'dec s':>5}"
     click.echo(head)
     click.echo("-" * len(head))
     failures = 0
@@ -71,10 +71,11 @@ def main(folder: Path, output: Path) -> None:
         rej = len(res.analysis.rejected) if res.analysis else 0
         click.echo(
             f"{path.name[:28]:<28} {res.width:>4}x{res.height:<5} {res.mode.name.lower():<8} {len(res.data):>6} "
-            f"{res.bpp:>7.4f} {res.text_bytes:>5} {res.background_bytes:>5} {kept:>4}/{kept + rej:<4} "
+            f"{res.bpp:>7.4f} {res.text_bytes:>5} {res.ink_bytes:>5} {res.background_bytes:>5} {kept:>4}/{kept + rej:<4} "
             f"{metrics.psnr(page.image, dec.image):>6.2f} {f1:>6.3f} {t_enc:>5.1f} {t_dec:>5.2f}"
         )
-    click.echo("\nwords: redrawn/found; wordF1: OCR of the decoded image against the PDF text layer or OCR of the original.")
+    click.echo("\ntext, ink, bg: bytes of the text layer, of the ink patches of words not redrawn, of the background.")
+    click.echo("words: redrawn/found; wordF1: OCR of the decoded image against the PDF text layer or OCR of the original.")
     click.echo(f"outputs in {output}/ (<name>.picd, <name>.png decoded, <name>_side.png original | decoded)")
     sys.exit(1 if failures else 0)
 

@@ -21,6 +21,9 @@ Models
   sign, Elias-gamma-like) followed by raw mantissa bits; bit lengths beyond the adaptive range
   escape to an Elias-gamma code of the bit length.
 - `Encoder.bits` / `Decoder.bits`: raw bits (any number).
+- `Encoder.bit` / `Decoder.bit`: one binary symbol whose probability of being 1 is
+  ``q / BIT_ONE`` with an integer ``q`` in ``1 .. BIT_ONE - 1`` (the models of all ``q`` are built
+  once, so context-modelled bit planes cost well under a microsecond per bit).
 - `encode_indexed` / `decode_indexed`: arrays of symbols, each under the row ``tables[index]``
   of a table of integer frequencies (e.g. quantised CDFs of a learned entropy model turned into
   per-symbol frequencies), in one call.
@@ -32,6 +35,7 @@ The same model object codes on both sides: ``model.code(coder, value)`` encodes 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import constriction
 import numpy as np
@@ -52,6 +56,7 @@ __all__ = [
     "encode_indexed",
     "decode_indexed",
     "MAX_RAW_CHUNK",
+    "BIT_ONE",
 ]
 
 MAX_RAW_CHUNK = 16
@@ -62,6 +67,24 @@ _RECORD_LIMIT = 1 << 23
 
 
 _UNIFORM = {k: Uniform(1 << k) for k in range(1, MAX_RAW_CHUNK + 1)}
+
+BIT_ONE = 1 << 12
+"""Probability scale of `Encoder.bit`: P(1) = q / BIT_ONE."""
+
+
+@lru_cache(maxsize=None)
+def _bit_models() -> tuple[Categorical | None, ...]:
+    return (None, *(Categorical(np.array([BIT_ONE - q, q], dtype=np.float64), perfect=False)
+                    for q in range(1, BIT_ONE)))
+
+
+def _bit_info(q: int, bit: int) -> float:
+    return math.log2(BIT_ONE / (q if bit else BIT_ONE - q))
+
+
+def _check_q(q: int) -> None:
+    if not 0 < q < BIT_ONE:
+        raise ValueError(f"bit probability {q} outside 1..{BIT_ONE - 1}")
 
 
 def _probs(freqs: np.ndarray) -> np.ndarray:
@@ -119,6 +142,15 @@ class Encoder:
             self._info += k
             self._record(1, chunk, k, 1)
         return value
+
+    def bit(self, q: int, bit: int | None = None) -> int:
+        """Encode ``bit`` (0 or 1), which is 1 with probability ``q / BIT_ONE``."""
+        _check_q(q)
+        b = 1 if bit else 0
+        self._enc.encode(b, _bit_models()[q])
+        self._info += _bit_info(q, b)
+        self._record(3, b, q, 1)
+        return b
 
     def encode_indexed(self, symbols: np.ndarray, indexes: np.ndarray, tables: np.ndarray) -> None:
         """Encode ``symbols[i]`` under the frequency row ``tables[indexes[i]]``, for all i."""
@@ -190,6 +222,9 @@ def _replays(data: bytes, groups: list[tuple[int, object, object]]) -> bool:
         for kind, symbol, param in groups:
             if kind == 1:
                 if dec.decode(_UNIFORM[param]) != symbol:
+                    return False
+            elif kind == 3:
+                if dec.decode(_bit_models()[param]) != symbol:
                     return False
             else:
                 if not np.array_equal(dec.decode(Categorical(perfect=False), param), symbol):
@@ -279,6 +314,13 @@ class Decoder:
             out = (out << k) | int(self._decode(_UNIFORM[k]))  # type: ignore[call-overload]
             self._spend(k)
         return out
+
+    def bit(self, q: int, bit: int | None = None) -> int:
+        """Decode one bit coded with probability ``q / BIT_ONE`` of a 1 (``bit`` is ignored)."""
+        _check_q(q)
+        b = int(self._decode(_bit_models()[q]))  # type: ignore[call-overload]
+        self._spend(_bit_info(q, b))
+        return b
 
     def decode_indexed(self, indexes: np.ndarray, tables: np.ndarray) -> np.ndarray:
         """Inverse of `Encoder.encode_indexed`: int32 symbols, shaped like ``indexes``."""

@@ -111,3 +111,21 @@ def test_exhausted_decoder_raises():
     with pytest.raises(BadStreamError):
         for _ in range(1 << 19):
             d.bits(16)
+
+
+def test_bits_with_integer_probabilities_round_trip():
+    from picd.entropy import BIT_ONE
+
+    rng = np.random.default_rng(5)
+    qs = [int(q) for q in rng.integers(1, BIT_ONE, 500)]
+    bits = [int(rng.random() < q / BIT_ONE) for q in qs]
+    e = Encoder()
+    for q, b in zip(qs, bits):
+        e.bit(q, b)
+    data = e.finish()
+    d = Decoder(data)
+    assert [d.bit(q) for q in qs] == bits
+    with pytest.raises(ValueError):
+        Encoder().bit(0, 1)
+    with pytest.raises(ValueError):
+        Encoder().bit(BIT_ONE, 0)

@@ -1,0 +1,269 @@
+"""Ink patches: the original pixels of words the text layer could not redraw, as bilevel masks.
+
+A word that fails verification (`layout.analyze.build_layer`: a face we do not ship, an icon,
+tiny text) is not redrawn; left to the background codec at 0.003..0.1 bpp it blurs away. An ink
+patch keeps its shape instead: inside the word's box, the pixels closer to the text colour than to
+the background (observed coverage above one half) form a bilevel mask, painted in one colour over
+the decoded background. Nothing is substituted: the mask *is* the original's ink, thresholded, so
+a patch can never show a crisp word that differs from the original (only a coarser one).
+
+The encoder offers every rejected word as a patch (`find_patches`); `fit_patches` keeps the
+cheapest ones that fit a byte budget (small words first) and codes them.
+
+Bitstream (one range-coded stream, `picd.entropy`; the image size comes from the container):
+
+1. ``n`` (adaptive integer); then per patch, in reading order (top to bottom, then left to right):
+   ``y`` as the difference to the previous patch's ``y``; ``x`` as the difference to the previous
+   patch's right end; height as the difference to the previous height; width minus one; colour
+   as a position in a move-to-front list of the last 8 colours, or "new" and 6 raw bits per
+   channel (the colour's upper 6 bits; the decoder sets the lower two to ``10``).
+2. The masks, in the same order, row by row, each pixel coded as one binary symbol under an
+   adaptive context model: the JBIG generic template of 10 causal neighbours (3 pixels two rows
+   up, 5 one row up, 2 to the left; outside the patch counts as 0), one pair of counts per
+   context shared by all patches, probability ``(2 * ones + 1) / (2 * (zeros + ones) + 2)`` in
+   integers (Krichevsky-Trofimov), both counts halved when they sum past `_COUNT_LIMIT`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ocr.base import OcrWord
+from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder
+from picd.errors import BadStreamError
+
+__all__ = ["InkPatch", "find_patches", "fit_patches", "encode_patches", "decode_patches",
+           "paint_patches"]
+
+_COUNT_LIMIT = 1023  # changing it changes the bitstream
+_MTF = 8
+_MAX_PATCHES = 1 << 16
+
+
+@dataclass(frozen=True)
+class InkPatch:
+    """One word's ink: ``mask`` (h, w) bool at ``(x, y)``, painted in ``color`` (RGB)."""
+
+    x: int
+    y: int
+    mask: np.ndarray
+    color: tuple[int, int, int]
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        h, w = self.mask.shape
+        return self.x, self.y, self.x + w, self.y + h
+
+
+def _quantise(color: np.ndarray) -> tuple[int, int, int]:
+    """Upper 6 bits of each channel, lower two set to ``10`` (what a decoder reconstructs)."""
+    c = np.clip(np.round(color), 0, 255).astype(int)
+    return tuple(int(v) & 0xFC | 2 for v in c)  # type: ignore[return-value]
+
+
+def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: float = 40.0) -> list[InkPatch]:
+    """The ink of each word of `words` in `image` (H, W, 3 uint8), where it has any.
+
+    Per word: the background colour is the median of a ring around its box (one pixel of slack),
+    the text colour the mean of the pixels farthest from it; pixels whose projection onto the
+    background-to-text axis passes half way are ink. Words with less than `min_contrast` (RGB
+    distance) between the two colours, or no ink, give no patch. The mask is trimmed to its ink.
+    """
+    img = np.asarray(image)[:, :, :3]
+    H, W = img.shape[:2]
+    out: list[InkPatch] = []
+    for word in words:
+        x0, y0, x1, y1 = (int(round(v)) for v in word.box)
+        x0, y0, x1, y1 = max(0, x0 - 1), max(0, y0 - 1), min(W, x1 + 1), min(H, y1 + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        r = max(2, (y1 - y0) // 6)
+        rx0, ry0, rx1, ry1 = max(0, x0 - r), max(0, y0 - r), min(W, x1 + r), min(H, y1 + r)
+        outer = img[ry0:ry1, rx0:rx1].astype(np.float32)
+        ring = np.ones(outer.shape[:2], bool)
+        ring[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0] = False
+        bg = np.median(outer[ring] if ring.sum() >= 4 else outer.reshape(-1, 3), axis=0)
+        crop = img[y0:y1, x0:x1].astype(np.float32)
+        d = np.sqrt(((crop - bg) ** 2).sum(axis=-1))
+        dmax = float(d.max())
+        if dmax < min_contrast:
+            continue
+        fg = crop[d >= 0.95 * dmax].mean(axis=0)
+        v = fg - bg
+        ink = ((crop - bg) @ v) / float(v @ v) > 0.5
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        if rows.size == 0:
+            continue
+        mask = np.ascontiguousarray(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+        out.append(InkPatch(x0 + int(cols[0]), y0 + int(rows[0]), mask, _quantise(fg)))
+    return out
+
+
+def paint_patches(image: np.ndarray, patches: Sequence[InkPatch]) -> np.ndarray:
+    """A copy of `image` with every patch's ink painted in its colour."""
+    out = np.array(image, copy=True)
+    for p in patches:
+        x0, y0, x1, y1 = p.box
+        out[y0:y1, x0:x1][p.mask] = p.color
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Coding
+
+
+class _Masks:
+    """The adaptive context model of the masks (shared by encoder, decoder and cost estimate)."""
+
+    def __init__(self) -> None:
+        self.n0 = [0] * 1024
+        self.n1 = [0] * 1024
+
+    def code(self, coder, mask: np.ndarray | None, h: int, w: int) -> np.ndarray:
+        """Codes (or decodes, ``mask=None``) one mask; returns it."""
+        n0, n1 = self.n0, self.n1
+        bit_of = coder.bit
+        src = mask.tolist() if mask is not None else None
+        r2 = [0] * (w + 4)
+        r1 = [0] * (w + 4)
+        rows = []
+        for y in range(h):
+            cur = [0] * (w + 4)
+            want = src[y] if src is not None else None
+            c2 = (r2[1] << 1) | r2[2]
+            c1 = (r1[0] << 3) | (r1[1] << 2) | (r1[2] << 1) | r1[3]
+            c0 = 0
+            for x in range(w):
+                c2 = ((c2 << 1) | r2[x + 3]) & 7
+                c1 = ((c1 << 1) | r1[x + 4]) & 31
+                ctx = (c2 << 7) | (c1 << 2) | c0
+                z, o = n0[ctx], n1[ctx]
+                q = ((2 * o + 1) * BIT_ONE) // (2 * (z + o) + 2)
+                q = 1 if q < 1 else (BIT_ONE - 1 if q >= BIT_ONE else q)
+                b = bit_of(q, want[x] if want is not None else None)
+                if b:
+                    o += 1
+                else:
+                    z += 1
+                if z + o > _COUNT_LIMIT:
+                    z, o = (z + 1) >> 1, (o + 1) >> 1
+                n0[ctx], n1[ctx] = z, o
+                c0 = ((c0 << 1) | b) & 3
+                cur[x + 2] = b
+            rows.append(cur[2:w + 2])
+            r2, r1 = r1, cur
+        return np.asarray(rows, dtype=bool).reshape(h, w)
+
+
+class _Tally:
+    """A coder stand-in that only adds up ideal code lengths (bits), for choosing patches."""
+
+    decoding = False
+
+    def __init__(self) -> None:
+        import math
+
+        self.bits = 0.0
+        self._cost1 = [0.0] + [-math.log2(q / BIT_ONE) for q in range(1, BIT_ONE)]
+        self._cost0 = [0.0] + [-math.log2(1 - q / BIT_ONE) for q in range(1, BIT_ONE)]
+
+    def bit(self, q: int, bit: int | None = None) -> int:
+        self.bits += self._cost1[q] if bit else self._cost0[q]
+        return 1 if bit else 0
+
+
+def _reading_order(patches: Sequence[InkPatch]) -> list[InkPatch]:
+    return sorted(patches, key=lambda p: (p.y, p.x))
+
+
+def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int) -> list[InkPatch]:
+    n_model = AdaptiveInt(signed=False)
+    dy_m, dx_m, dh_m, w_m = AdaptiveInt(), AdaptiveInt(), AdaptiveInt(), AdaptiveInt(signed=False)
+    col_m = AdaptiveCategorical(_MTF + 1)
+    n = n_model.code(coder, None if patches is None else len(patches))
+    if n > _MAX_PATCHES or n > width * height:
+        raise BadStreamError("corrupted ink section (too many patches)")
+    recent: list[tuple[int, int, int]] = []
+    py = pend = ph = area = 0
+    heads = []
+    for i in range(n):
+        p = patches[i] if patches is not None else None
+        y = py + dy_m.code(coder, None if p is None else p.y - py)
+        x = pend + dx_m.code(coder, None if p is None else p.x - pend)
+        h = ph + dh_m.code(coder, None if p is None else p.mask.shape[0] - ph)
+        w = 1 + w_m.code(coder, None if p is None else p.mask.shape[1] - 1)
+        if p is not None:
+            k = recent.index(p.color) if p.color in recent else _MTF
+            col_m.code(coder, k)
+        else:
+            k = col_m.code(coder)
+        if k == _MTF or k >= len(recent):
+            if k != _MTF:
+                raise BadStreamError("corrupted ink section (unknown colour)")
+            bits = [coder.bits(6, None if p is None else c >> 2) for c in (p.color if p else (0, 0, 0))]
+            color = tuple((b << 2) | 2 for b in bits)
+        else:
+            color = recent.pop(k)
+        recent.insert(0, color)  # type: ignore[arg-type]
+        del recent[_MTF:]
+        if not (0 <= x and 0 <= y and h >= 1 and x + w <= width and y + h <= height):
+            raise BadStreamError("corrupted ink section (patch outside the image)")
+        area += h * w
+        if area > 4 * width * height:
+            raise BadStreamError("corrupted ink section (patches larger than the image)")
+        heads.append((x, y, h, w, color))
+        py, pend, ph = y, x + w, h
+    masks = _Masks()
+    out = []
+    for i, (x, y, h, w, color) in enumerate(heads):
+        m = masks.code(coder, None if patches is None else patches[i].mask, h, w)
+        out.append(InkPatch(x, y, m, color))  # type: ignore[arg-type]
+    return out
+
+
+def encode_patches(patches: Sequence[InkPatch], width: int, height: int) -> bytes:
+    """The coded patches (in reading order) of an image of `width` x `height`."""
+    enc = Encoder()
+    _code(enc, _reading_order(patches), width, height)
+    return enc.finish()
+
+
+def decode_patches(data: bytes, width: int, height: int) -> list[InkPatch]:
+    """Inverse of `encode_patches` (patches in reading order).
+
+    Raises:
+        BadStreamError: corrupted or truncated data.
+    """
+    try:
+        return _code(Decoder(data), None, width, height)
+    except BadStreamError:
+        raise
+    except (ValueError, IndexError, OverflowError) as exc:
+        raise BadStreamError(f"corrupted ink section ({exc.__class__.__name__})") from None
+
+
+def fit_patches(patches: Sequence[InkPatch], width: int, height: int, budget: int) -> tuple[bytes, int]:
+    """Code as many of `patches` as fit in `budget` bytes, smallest masks first.
+
+    Returns the payload (empty when not even one fits) and the number of patches in it.
+    """
+    if budget <= 0 or not patches:
+        return b"", 0
+    order = sorted(patches, key=lambda p: (p.mask.size, p.y, p.x))
+    # Estimate: mask bits in this order, plus about 6 bytes of head per patch.
+    tally, masks, cum = _Tally(), _Masks(), []
+    for p in order:
+        masks.code(tally, p.mask, *p.mask.shape)
+        cum.append(tally.bits / 8 + 6 * (len(cum) + 1))
+        if cum[-1] > 1.2 * budget:
+            break
+    k = sum(1 for c in cum if c <= budget)
+    while k > 0:
+        data = encode_patches(order[:k], width, height)
+        if len(data) <= budget:
+            return data, k
+        k -= max(1, k // 10)
+    return b"", 0

@@ -1,0 +1,123 @@
+"""Ink patches of words that are not redrawn: extraction, lossless coding, budget, decoding."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from layout.ink import InkPatch, decode_patches, encode_patches, find_patches, fit_patches, paint_patches
+from ocr.base import GivenLinesEngine, OcrLine, OcrWord
+from picd import api
+from picd import container as ct
+from picd.errors import BadInputError, BadStreamError
+from picd.imageio import Page
+from tests.conftest import FONT_DIR
+
+
+def _glyph_mask(text: str, px: int = 16) -> np.ndarray:
+    f = ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), px)
+    x0, y0, x1, y1 = f.getbbox(text)
+    im = Image.new("L", (x1 - x0, y1 - y0))
+    ImageDraw.Draw(im).text((-x0, -y0), text, font=f, fill=255)
+    m = np.asarray(im) > 127
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    return m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _patches() -> list[InkPatch]:
+    rng = np.random.default_rng(3)
+    out = []
+    for i, t in enumerate(["Settings", "ok", "Wi-Fi 6E", "x", "Bluetooth"]):
+        m = _glyph_mask(t, 12 + 3 * i)
+        c = tuple(int(v) & 0xFC | 2 for v in rng.integers(0, 256, 3))
+        out.append(InkPatch(10 + 37 * i, 5 + 20 * (i % 3), m, c))
+    out.append(InkPatch(300, 100, rng.random((9, 31)) < 0.4, (2, 2, 2)))  # noise: still lossless
+    return out
+
+
+def test_patches_round_trip_exactly():
+    ps = _patches()
+    data = encode_patches(ps, 400, 200)
+    back = decode_patches(data, 400, 200)
+    want = sorted(ps, key=lambda p: (p.y, p.x))
+    assert [(p.x, p.y, p.color) for p in back] == [(p.x, p.y, p.color) for p in want]
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(back, want))
+    # the context model pays for itself: glyphs cost well under one bit per pixel, even cold
+    glyphs = ps[:-1]
+    assert len(encode_patches(glyphs, 400, 200)) * 8 < 0.6 * sum(p.mask.size for p in glyphs)
+    assert decode_patches(encode_patches([], 10, 10), 10, 10) == []
+
+
+def test_corrupted_or_truncated_patches_raise_bad_stream():
+    data = encode_patches(_patches(), 400, 200)
+    for bad in (data[: len(data) // 3], bytes(b ^ 0x5A for b in data), data[:1]):
+        try:
+            decode_patches(bad, 400, 200)
+        except BadStreamError:
+            pass  # a clear error, or patches inside the image: never a crash
+    with pytest.raises(BadStreamError):
+        decode_patches(data, 40, 20)  # patches outside a smaller image
+
+
+def test_find_patches_takes_the_ink_and_its_colour():
+    img = np.full((40, 120, 3), (240, 236, 230), np.uint8)
+    m = _glyph_mask("Hamburg", 18)
+    h, w = m.shape
+    img[10:10 + h, 8:8 + w][m] = (30, 60, 150)
+    (p,) = find_patches(img, [OcrWord("Hmburg", (6, 8, 10 + w, 12 + h), 0.9)])
+    assert (p.x, p.y) == (8, 10) and np.array_equal(p.mask, m)
+    assert np.abs(np.subtract(p.color, (30, 60, 150))).max() <= 3
+    assert find_patches(img, [OcrWord("none", (90, 30, 110, 38), 0.9)]) == []  # no contrast
+    out = paint_patches(np.full_like(img, 255), [p])
+    assert (out[10:10 + h, 8:8 + w][m] == p.color).all() and (out[10:10 + h, 8:8 + w][~m] == 255).all()
+
+
+def test_fit_patches_keeps_the_smallest_under_the_budget():
+    ps = _patches()
+    full = len(encode_patches(ps, 400, 200))
+    data, n = fit_patches(ps, 400, 200, full // 2)
+    assert 0 < n < len(ps) and 0 < len(data) <= full // 2
+    kept = decode_patches(data, 400, 200)
+    sizes = sorted(p.mask.size for p in ps)
+    assert sorted(p.mask.size for p in kept) == sizes[:n]
+    assert fit_patches(ps, 400, 200, 0) == (b"", 0)
+    assert fit_patches(ps, 400, 200, 10_000)[1] == len(ps)
+
+
+def _misread_page():
+    f = ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), 18)
+    im = Image.new("RGB", (480, 120), (246, 247, 249))
+    d = ImageDraw.Draw(im)
+    words, x = [], 24
+    for t in ("Battery", "saver", "is", "on"):
+        d.text((x, 40), t, font=f, fill=(20, 24, 32))
+        x0, y0, x1, y1 = d.textbbox((x, 40), t, font=f)
+        words.append(OcrWord("Baltery" if t == "Battery" else t, (x0, y0, x1, y1), 0.95))
+        x = x1 + 6
+    return np.asarray(im), [OcrLine(tuple(words))]
+
+
+def test_rejected_word_keeps_its_ink_in_the_decoded_image():
+    img, lines = _misread_page()
+    a = api.analyse(Page(img, None, "image"), mode="screen", ocr_engine=GivenLinesEngine(lines))
+    assert [w.text for w, _, _ in a.analysis.rejected] == ["Baltery"] and len(a.ink) == 1
+    res = api.code(a, bpp=0.1)
+    assert res.ink_patches == 1 and len(res.data) * 8 <= 0.1 * img.shape[0] * img.shape[1]
+    c = ct.unpack(res.data)
+    assert c.section(ct.Tag.INK) is not None
+    dec = api.decode_detailed(res.data)
+    (p,) = dec.ink
+    x0, y0, x1, y1 = p.box
+    ink = img[y0:y1, x0:x1][p.mask].astype(int)
+    got = dec.image[y0:y1, x0:x1][p.mask].astype(int)
+    assert np.abs(got - ink).mean() < 30  # the original's dark ink, not a blur of it
+    none = api.code(a, bpp=0.1, ink_share=0)
+    assert none.ink_patches == 0 and ct.unpack(none.data).section(ct.Tag.INK) is None
+    with pytest.raises(BadInputError):
+        api.code(a, bpp=0.1, ink_share=1.5)
+
+
+def test_cli_ink_share_default_is_the_api_default():
+    from picd.cli import encode
+
+    opt = next(p for p in encode.params if p.name == "ink_share")
+    assert opt.default == api.INK_SHARE

@@ -386,6 +386,11 @@ def keep_intermediates(result: EncodeResult, folder: str | Path) -> list[Path]:
         white = np.full((result.height, result.width, 3), 255, np.uint8)
         save_image_atomic(p, draw_layer(white, a.layer))
         out.append(p)
+        ink = ct.unpack(result.data).section(ct.Tag.INK)
+        if ink is not None:
+            p = folder / "ink_patches.png"
+            save_image_atomic(p, paint_patches(white, decode_patches(ink.payload, result.width, result.height)))
+            out.append(p)
         p = folder / "rejected.txt"
         lines = [f"{wd.text}\t{wd.box}\t{score:.3f}\t{why}" for wd, score, why in a.rejected]
         write_atomic(p, ("\n".join(lines) + "\n").encode() if lines else b"")

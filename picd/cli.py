@@ -101,7 +101,8 @@ def _progress(verbose: bool):
                    "smallest first, in at most this share of the bytes the text layer leaves; "
                    "0 leaves them to the background codec.")
 @click.option("--keep", "keep_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write intermediate images (text mask, background, redrawn glyphs, rejected words) here.")
+              help="Write intermediate images (text mask, background, redrawn glyphs, ink patches, "
+                   "rejected words) here.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the stages as they run.")
 def encode(input, output, mode, bpp, quality, page, dpi, verify_threshold, ink_share, keep_dir, verbose):
     """Encode an image or a PDF page to a .picd file."""

@@ -121,3 +121,31 @@ def test_cli_ink_share_default_is_the_api_default():
 
     opt = next(p for p in encode.params if p.name == "ink_share")
     assert opt.default == api.INK_SHARE
+
+
+def test_golden_bytes():
+    """The ink bitstream (codec id 1) is frozen: a change here needs a new codec id."""
+    import hashlib
+
+    rng = np.random.default_rng(11)
+    ps = []
+    for i in range(6):
+        h, w = int(rng.integers(3, 14)), int(rng.integers(4, 40))
+        m = np.zeros((h, w), bool)
+        m[:, ::3] = True
+        m[h // 2, :] = rng.random(w) < 0.7
+        ps.append(InkPatch(int(rng.integers(0, 200)), int(rng.integers(0, 80)), m,
+                           (2, 130, 254) if i % 2 else (66, 6, 10)))
+    data = encode_patches(ps, 256, 100)
+    assert len(data) == 56
+    assert hashlib.sha256(data).hexdigest() == "43b922b39067d959a3d54dca13e0024c0cd50cd7da1dec9bd8006f8f54a3d717"
+
+
+def test_keep_writes_the_ink_patches(tmp_path):
+    img, lines = _misread_page()
+    res = api.encode_detailed(Page(img, None, "image"), mode="screen", bpp=0.1,
+                              ocr_engine=GivenLinesEngine(lines))
+    written = {p.name for p in api.keep_intermediates(res, tmp_path)}
+    assert "ink_patches.png" in written
+    ink = np.asarray(Image.open(tmp_path / "ink_patches.png"))
+    assert (ink < 128).any() and (ink == 255).mean() > 0.9

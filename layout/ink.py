@@ -36,7 +36,7 @@ from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decod
 from picd.errors import BadStreamError
 
 __all__ = ["InkPatch", "find_patches", "fit_patches", "encode_patches", "decode_patches",
-           "paint_patches"]
+           "paint_patches", "patch_mask"]
 
 _COUNT_LIMIT = 1023  # changing it changes the bitstream
 _MTF = 8
@@ -245,13 +245,14 @@ def decode_patches(data: bytes, width: int, height: int) -> list[InkPatch]:
         raise BadStreamError(f"corrupted ink section ({exc.__class__.__name__})") from None
 
 
-def fit_patches(patches: Sequence[InkPatch], width: int, height: int, budget: int) -> tuple[bytes, int]:
+def fit_patches(patches: Sequence[InkPatch], width: int, height: int,
+                budget: int) -> tuple[bytes, list[InkPatch]]:
     """Code as many of `patches` as fit in `budget` bytes, smallest masks first.
 
-    Returns the payload (empty when not even one fits) and the number of patches in it.
+    Returns the payload (empty when not even one fits) and the patches in it.
     """
     if budget <= 0 or not patches:
-        return b"", 0
+        return b"", []
     order = sorted(patches, key=lambda p: (p.mask.size, p.y, p.x))
     # Estimate: mask bits in this order, plus about 6 bytes of head per patch.
     tally, masks, cum = _Tally(), _Masks(), []
@@ -264,6 +265,15 @@ def fit_patches(patches: Sequence[InkPatch], width: int, height: int, budget: in
     while k > 0:
         data = encode_patches(order[:k], width, height)
         if len(data) <= budget:
-            return data, k
+            return data, order[:k]
         k -= max(1, k // 10)
-    return b"", 0
+    return b"", []
+
+
+def patch_mask(patches: Sequence[InkPatch], width: int, height: int) -> np.ndarray:
+    """Bool (height, width): the pixels the patches paint."""
+    out = np.zeros((height, width), bool)
+    for p in patches:
+        x0, y0, x1, y1 = p.box
+        out[y0:y1, x0:x1] |= p.mask
+    return out

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from layout.analyze import Analysis, LayoutConfig, build_layer
-from layout.ink import InkPatch, decode_patches, find_patches, fit_patches, paint_patches
+from layout.ink import InkPatch, decode_patches, find_patches, fit_patches, paint_patches, patch_mask
 from layout.model import TextLayer
 from layout.textcoder import decode_layer, encode_layer
 from ocr.base import OcrEngine
@@ -203,7 +204,8 @@ def code(
     text = a.text_payload
     sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text)] if text else []
     fixed = ct.overhead(len(sections) + 2, w, h) + _len_extra(len(text))
-    ink, n_ink, ink_s = b"", 0, 0.0
+    ink, chosen, ink_s = b"", [], 0.0
+    background, weight = a.background, a.weight
     if a.ink and ink_share > 0:
         if target is not None:
             room = target - fixed - len(text)
@@ -211,7 +213,13 @@ def code(
         else:
             ink_budget = int(ink_share * (bg_budget or 0))
         t = time.perf_counter()
-        ink, n_ink = fit_patches(a.ink, w, h, ink_budget)
+        ink, chosen = fit_patches(a.ink, w, h, ink_budget)
+        if chosen:
+            # The patches' ink (and its anti-aliased fringe) leaves the background too.
+            painted = patch_mask(chosen, w, h)
+            fringe = cv2.dilate(painted.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            background = remove_text(a.background, fringe)
+            weight = (np.ones((h, w), np.float32) if weight is None else weight) * ~painted
         ink_s = time.perf_counter() - t
     if ink:
         sections.append(ct.Section(ct.Tag.INK, INK_CODEC_ID, ink))
@@ -230,7 +238,7 @@ def code(
     t = time.perf_counter()
     _note(progress, f"coding the background in {bg_budget} bytes")
     for _ in range(3):  # the section's length varint may grow by a byte or two
-        bg_payload = codec.compress(a.background, bg_budget, a.weight)
+        bg_payload = codec.compress(background, bg_budget, weight)
         data = ct.pack(ct.Container(w, h, a.mode, (*sections, ct.Section(ct.Tag.BACKGROUND, codec.codec_id, bg_payload))))
         if target is None or len(data) <= target or bg_budget <= codec.min_bytes():
             break
@@ -246,10 +254,10 @@ def code(
         text_bytes=len(text),
         background_bytes=len(bg_payload),
         ink_bytes=len(ink),
-        ink_patches=n_ink,
+        ink_patches=len(chosen),
         target_bytes=target,
         analysis=a.analysis,
-        background=a.background,
+        background=background,
         warnings=warnings,
         timings=timings,
     )

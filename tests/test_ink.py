@@ -74,13 +74,14 @@ def test_find_patches_takes_the_ink_and_its_colour():
 def test_fit_patches_keeps_the_smallest_under_the_budget():
     ps = _patches()
     full = len(encode_patches(ps, 400, 200))
-    data, n = fit_patches(ps, 400, 200, full // 2)
+    data, chosen = fit_patches(ps, 400, 200, full // 2)
+    n = len(chosen)
     assert 0 < n < len(ps) and 0 < len(data) <= full // 2
     kept = decode_patches(data, 400, 200)
     sizes = sorted(p.mask.size for p in ps)
     assert sorted(p.mask.size for p in kept) == sizes[:n]
-    assert fit_patches(ps, 400, 200, 0) == (b"", 0)
-    assert fit_patches(ps, 400, 200, 10_000)[1] == len(ps)
+    assert fit_patches(ps, 400, 200, 0) == (b"", [])
+    assert len(fit_patches(ps, 400, 200, 10_000)[1]) == len(ps)
 
 
 def _misread_page():

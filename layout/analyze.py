@@ -161,16 +161,16 @@ def _clean(text: str) -> str:
     return "".join(unicodedata.normalize("NFC", text).split())
 
 
-def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
-    """Colours, coverage and ink box of one word in `box`; or a rejection reason."""
+def word_colours(img: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Background colour, text colour and contrast of the word in `box` (inside the image).
+
+    img: (H, W, 3) float32. Background: the median of a ring around the box (one pixel of
+    slack, a sixth of the box height wide, at least 2); text: the mean of the box's pixels at
+    least 95% as far from the background as the farthest; contrast: that farthest RGB distance.
+    """
     H, W = img.shape[:2]
-    x0, y0, x1, y1 = (int(v) for v in box)
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
-    if x1 <= x0 or y1 <= y0:
-        return "empty box"
-    h = y1 - y0
-    # Ring for the background colour.
-    r = max(2, h // 6)
+    x0, y0, x1, y1 = box
+    r = max(2, (y1 - y0) // 6)
     rx0, ry0, rx1, ry1 = max(0, x0 - r), max(0, y0 - r), min(W, x1 + r), min(H, y1 + r)
     outer = img[ry0:ry1, rx0:rx1].reshape(-1, 3)
     inner_mask = np.zeros((ry1 - ry0, rx1 - rx0), bool)
@@ -179,16 +179,28 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     if ring.shape[0] < 4:
         ring = outer
     bg = np.median(ring, axis=0).astype(np.float32)
+    inside = img[y0:y1, x0:x1].reshape(-1, 3)
+    d = np.sqrt(((inside - bg) ** 2).sum(axis=1))
+    dmax = float(d.max())
+    fg = inside[d >= 0.95 * dmax].mean(axis=0).astype(np.float32)
+    return bg, fg, dmax
+
+
+def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
+    """Colours, coverage and ink box of one word in `box`; or a rejection reason."""
+    H, W = img.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+    if x1 <= x0 or y1 <= y0:
+        return "empty box"
+    h = y1 - y0
+    bg, fg, dmax = word_colours(img, (x0, y0, x1, y1))
+    if dmax < cfg.min_contrast:
+        return "low contrast"
     # Window: the box plus a margin for verification shifts and ascenders cut by the box.
     mx, my = 2 + cfg.max_shift, max(2, h // 4)
     wx0, wy0, wx1, wy1 = max(0, x0 - mx), max(0, y0 - my), min(W, x1 + mx), min(H, y1 + my)
     crop = img[wy0:wy1, wx0:wx1]
-    box = crop[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0].reshape(-1, 3)
-    d = np.sqrt(((box - bg) ** 2).sum(axis=1))
-    dmax = float(d.max())
-    if dmax < cfg.min_contrast:
-        return "low contrast"
-    fg = box[d >= 0.95 * dmax].mean(axis=0).astype(np.float32)
     v = fg - bg
     alpha = np.clip(((crop - bg) @ v) / float(v @ v), 0.0, 1.0).astype(np.float32)
     # Ink box inside the OCR box (one pixel of slack).

@@ -67,31 +67,26 @@ def _quantise(color: np.ndarray) -> tuple[int, int, int]:
 def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: float = 40.0) -> list[InkPatch]:
     """The ink of each word of `words` in `image` (H, W, 3 uint8), where it has any.
 
-    Per word: the background colour is the median of a ring around its box (one pixel of slack),
-    the text colour the mean of the pixels farthest from it; pixels whose projection onto the
-    background-to-text axis passes half way are ink. Words with less than `min_contrast` (RGB
+    Per word: background and text colour as `layout.analyze.word_colours` finds them; pixels of
+    the box (one pixel of slack) whose projection onto the background-to-text axis passes half
+    way are ink. Words with less than `min_contrast` (RGB
     distance) between the two colours, or no ink, give no patch. The mask is trimmed to its ink.
     """
-    img = np.asarray(image)[:, :, :3]
+    from layout.analyze import word_colours
+
+    img = np.asarray(image)[:, :, :3].astype(np.float32)
     H, W = img.shape[:2]
     out: list[InkPatch] = []
     for word in words:
-        x0, y0, x1, y1 = (int(round(v)) for v in word.box)
-        x0, y0, x1, y1 = max(0, x0 - 1), max(0, y0 - 1), min(W, x1 + 1), min(H, y1 + 1)
-        if x1 <= x0 or y1 <= y0:
+        bx0, by0, bx1, by1 = (int(round(v)) for v in word.box)
+        bx0, by0, bx1, by1 = max(0, bx0), max(0, by0), min(W, bx1), min(H, by1)
+        if bx1 <= bx0 or by1 <= by0:
             continue
-        r = max(2, (y1 - y0) // 6)
-        rx0, ry0, rx1, ry1 = max(0, x0 - r), max(0, y0 - r), min(W, x1 + r), min(H, y1 + r)
-        outer = img[ry0:ry1, rx0:rx1].astype(np.float32)
-        ring = np.ones(outer.shape[:2], bool)
-        ring[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0] = False
-        bg = np.median(outer[ring] if ring.sum() >= 4 else outer.reshape(-1, 3), axis=0)
-        crop = img[y0:y1, x0:x1].astype(np.float32)
-        d = np.sqrt(((crop - bg) ** 2).sum(axis=-1))
-        dmax = float(d.max())
+        bg, fg, dmax = word_colours(img, (bx0, by0, bx1, by1))
         if dmax < min_contrast:
             continue
-        fg = crop[d >= 0.95 * dmax].mean(axis=0)
+        x0, y0, x1, y1 = max(0, bx0 - 1), max(0, by0 - 1), min(W, bx1 + 1), min(H, by1 + 1)
+        crop = img[y0:y1, x0:x1]
         v = fg - bg
         ink = ((crop - bg) @ v) / float(v @ v) > 0.5
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))

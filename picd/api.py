@@ -43,8 +43,12 @@ MODES = ("auto", "screen", "document", "natural")
 TEXT_CODEC_ID = 1
 #: Ink patch codec id in the container (append-only).
 INK_CODEC_ID = 1
-#: Default share of the target size that ink patches of rejected words may take (see `code`).
+#: Default share of the bytes the text layer leaves that ink patches may take (see `code`).
 INK_SHARE = 0.4
+#: A word not redrawn gets an ink patch only where the background coded without patches keeps
+#: its ink poorly: 1 - Dice overlap of original and decoded ink (see `_ink_error`) above this. At
+#: high rates the background alone keeps many such words readable.
+INK_ERROR = 0.1
 
 Progress = Callable[[str], None]
 
@@ -185,7 +189,9 @@ def code(
 
     ``ink_share`` (0..1): the ink patches (`layout.ink`, smallest first) take at most this share
     of the bytes the text layer leaves under the target (with ``quality``: of the background's
-    rate), and never the bytes the background needs at its floor; 0 turns them off.
+    rate), and never the bytes the background needs at its floor; 0 turns them off. Only words
+    that the background coded without patches leaves unreadable (`INK_ERROR`) get one; the
+    background is then coded again, without their ink, in the bytes left.
     Run it several times on one `Analysed` to code one page at several sizes.
     """
     _check_target(bpp, quality)
@@ -202,48 +208,56 @@ def code(
 
     codec = ClassicalBackgroundCodec()
     text = a.text_payload
-    sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text)] if text else []
-    fixed = ct.overhead(len(sections) + 2, w, h) + _len_extra(len(text))
+    text_sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text)] if text else []
+
+    def pack(ink: bytes, background: np.ndarray, weight: np.ndarray | None) -> tuple[bytes, bytes, list[str]]:
+        """The file with these ink patches and this background in the bytes left."""
+        sections = text_sections + ([ct.Section(ct.Tag.INK, INK_CODEC_ID, ink)] if ink else [])
+        fixed = ct.overhead(len(sections) + 1, w, h) + sum(_len_extra(len(s.payload)) + len(s.payload)
+                                                           for s in sections)
+        notes = []
+        budget = bg_budget
+        if budget is None:
+            assert target is not None
+            budget = target - fixed
+            if budget < codec.min_bytes():
+                notes.append(
+                    f"the text layer alone ({len(text)} bytes) leaves no room under the target "
+                    f"of {target} bytes; the background is coded at its floor"
+                )
+                budget = codec.min_bytes()
+        _note(progress, f"coding the background in {budget} bytes")
+        for _ in range(3):  # the section's length varint may grow by a byte or two
+            payload = codec.compress(background, budget, weight)
+            data = ct.pack(ct.Container(w, h, a.mode, (*sections, ct.Section(ct.Tag.BACKGROUND, codec.codec_id, payload))))
+            if target is None or len(data) <= target or budget <= codec.min_bytes():
+                break
+            budget = max(codec.min_bytes(), budget - (len(data) - target))
+        return data, payload, notes
+
+    t = time.perf_counter()
+    data, bg_payload, notes = pack(b"", a.background, a.weight)
     ink, chosen, ink_s = b"", [], 0.0
-    background, weight = a.background, a.weight
+    background = a.background
     if a.ink and ink_share > 0:
-        if target is not None:
-            room = target - fixed - len(text)
-            ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2)
-        else:
-            ink_budget = int(ink_share * (bg_budget or 0))
-        t = time.perf_counter()
-        ink, chosen = fit_patches(a.ink, w, h, ink_budget)
+        t_ink = time.perf_counter()
+        # Only words the background alone leaves unreadable get a patch.
+        plain = codec.decompress(bg_payload, w, h)
+        wanted = [p for p in a.ink if _ink_error(a.page.image, plain, p) > INK_ERROR]
+        room = (target - len(data) + len(bg_payload)) if target is not None else bg_budget or 0
+        ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2)
+        ink, chosen = fit_patches(wanted, w, h, ink_budget)
         if chosen:
             # The patches' ink (and its anti-aliased fringe) leaves the background too.
             painted = patch_mask(chosen, w, h)
             fringe = cv2.dilate(painted.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
             background = remove_text(a.background, fringe)
-            weight = (np.ones((h, w), np.float32) if weight is None else weight) * ~painted
-        ink_s = time.perf_counter() - t
-    if ink:
-        sections.append(ct.Section(ct.Tag.INK, INK_CODEC_ID, ink))
-        fixed += _len_extra(len(ink)) + len(ink)
-    else:
-        fixed = ct.overhead(len(sections) + 1, w, h) + _len_extra(len(text))
-    if bg_budget is None:
-        assert target is not None
-        bg_budget = target - fixed - len(text)
-        if bg_budget < codec.min_bytes():
-            warnings.append(
-                f"the text layer alone ({len(text)} bytes) leaves no room under the target "
-                f"of {target} bytes; the background is coded at its floor"
-            )
-            bg_budget = codec.min_bytes()
-    t = time.perf_counter()
-    _note(progress, f"coding the background in {bg_budget} bytes")
-    for _ in range(3):  # the section's length varint may grow by a byte or two
-        bg_payload = codec.compress(background, bg_budget, weight)
-        data = ct.pack(ct.Container(w, h, a.mode, (*sections, ct.Section(ct.Tag.BACKGROUND, codec.codec_id, bg_payload))))
-        if target is None or len(data) <= target or bg_budget <= codec.min_bytes():
-            break
-        bg_budget = max(codec.min_bytes(), bg_budget - (len(data) - target))
-    timings = dict(a.timings, background=time.perf_counter() - t)
+            weight = (np.ones((h, w), np.float32) if a.weight is None else a.weight) * ~painted
+        ink_s = time.perf_counter() - t_ink
+        if chosen:
+            data, bg_payload, notes = pack(ink, background, weight)
+    warnings += notes
+    timings = dict(a.timings, background=time.perf_counter() - t - ink_s)
     timings["ink"] = timings.get("ink", 0.0) + ink_s
     timings["total"] = sum(timings.values())
     return EncodeResult(
@@ -287,6 +301,23 @@ def encode_detailed(
     res.timings["load"] = load_s
     res.timings["total"] += load_s
     return res
+
+
+def _ink_error(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:
+    """1 - Dice overlap of the patch's ink and the ink of `decoded` in its box, both taken as the
+    pixels past half way from the original's background colour to its ink colour."""
+    x0, y0, x1, y1 = patch.box
+    orig = image[y0:y1, x0:x1].astype(np.float32)
+    dec = decoded[y0:y1, x0:x1].astype(np.float32)
+    ink = patch.mask
+    if ink.all():
+        return 1.0
+    fg, bg = orig[ink].mean(axis=0), orig[~ink].mean(axis=0)
+    v = fg - bg
+    if float(v @ v) <= 0:
+        return 1.0
+    got = ((dec - bg) @ v) / float(v @ v) > 0.5
+    return 1.0 - 2.0 * float((got & ink).sum()) / float(got.sum() + ink.sum())
 
 
 def _len_extra(n: int) -> int:

@@ -89,13 +89,15 @@ def _progress(verbose: bool):
 @click.option("--bpp", type=float, help="Target size in bits per pixel, all file bytes counted; the "
               "file lands at or under it. [default: 0.02 for screens/documents, 0.05 for photos]")
 @click.option("--quality", type=click.FloatRange(0, 100),
-              help="Instead of --bpp: background quality 0..100 (rate 0.002*2^(Q/12.5) bpp).")
+              help="Instead of --bpp: background quality 0..100 (rate 0.002*2^(Q/12.5) bpp); "
+                   "text layer and ink patches on top.")
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="PDF page (1-based).")
 @click.option("--dpi", type=click.FloatRange(10, 1200), default=100.0, show_default=True,
               help="Resolution a PDF page is rendered at.")
 @click.option("--verify-threshold", type=click.FloatRange(0, 1),
               help="How closely a redrawn word must match the original to be kept as text "
-                   "(else it stays in the background). [default: from layout.LayoutConfig]")
+                   "(else its ink is kept as a patch, see --ink-share, or left to the background). "
+                   "[default: from layout.LayoutConfig]")
 @click.option("--ink-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
               help="Words that are not redrawn keep their original ink as bilevel patches, "
                    "smallest first, in at most this share of the bytes the text layer leaves; "

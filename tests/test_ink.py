@@ -101,8 +101,8 @@ def test_rejected_word_keeps_its_ink_in_the_decoded_image():
     img, lines = _misread_page()
     a = api.analyse(Page(img, None, "image"), mode="screen", ocr_engine=GivenLinesEngine(lines))
     assert [w.text for w, _, _ in a.analysis.rejected] == ["Baltery"] and len(a.ink) == 1
-    res = api.code(a, bpp=0.1)
-    assert res.ink_patches == 1 and len(res.data) * 8 <= 0.1 * img.shape[0] * img.shape[1]
+    res = api.code(a, bpp=0.03, ink_share=0.6)  # the background alone blurs the word here
+    assert res.ink_patches == 1 and len(res.data) * 8 <= 0.03 * img.shape[0] * img.shape[1]
     c = ct.unpack(res.data)
     assert c.section(ct.Tag.INK) is not None
     dec = api.decode_detailed(res.data)
@@ -111,8 +111,11 @@ def test_rejected_word_keeps_its_ink_in_the_decoded_image():
     ink = img[y0:y1, x0:x1][p.mask].astype(int)
     got = dec.image[y0:y1, x0:x1][p.mask].astype(int)
     assert np.abs(got - ink).mean() < 30  # the original's dark ink, not a blur of it
-    none = api.code(a, bpp=0.1, ink_share=0)
+    none = api.code(a, bpp=0.03, ink_share=0)
     assert none.ink_patches == 0 and ct.unpack(none.data).section(ct.Tag.INK) is None
+    # with bytes enough, the background alone keeps the word: no patch, every byte to it
+    rich = api.code(a, bpp=0.3, ink_share=0.6)
+    assert rich.ink_patches == 0 and rich.background_bytes > 1000
     with pytest.raises(BadInputError):
         api.code(a, bpp=0.1, ink_share=1.5)
 
@@ -144,7 +147,7 @@ def test_golden_bytes():
 
 def test_keep_writes_the_ink_patches(tmp_path):
     img, lines = _misread_page()
-    res = api.encode_detailed(Page(img, None, "image"), mode="screen", bpp=0.1,
+    res = api.encode_detailed(Page(img, None, "image"), mode="screen", bpp=0.03, ink_share=0.6,
                               ocr_engine=GivenLinesEngine(lines))
     written = {p.name for p in api.keep_intermediates(res, tmp_path)}
     assert "ink_patches.png" in written

@@ -169,7 +169,7 @@ def analyse(
         background, weight = image, None
     timings["inpaint"] = time.perf_counter() - t
     ink: tuple[InkPatch, ...] = ()
-    if analysis is not None and analysis.rejected:
+    if analysis is not None and analysis.rejected and cmode != ct.Mode.NATURAL:
         t = time.perf_counter()
         ink = tuple(find_patches(image, [w for w, _, _ in analysis.rejected]))
         timings["ink"] = time.perf_counter() - t

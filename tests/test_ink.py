@@ -153,3 +153,14 @@ def test_keep_writes_the_ink_patches(tmp_path):
     assert "ink_patches.png" in written
     ink = np.asarray(Image.open(tmp_path / "ink_patches.png"))
     assert (ink < 128).any() and (ink == 255).mean() > 0.9
+
+
+def test_no_ink_patches_in_natural_mode():
+    img, lines = _misread_page()
+    w = lines[0].words[0]
+    unsure = [OcrLine((OcrWord(w.text, w.box, 0.2),))]  # rejected: nothing is redrawn
+    a = api.analyse(Page(img, None, "image"), mode="auto", ocr_engine=GivenLinesEngine(unsure))
+    assert len(a.analysis.rejected) == 1
+    assert a.mode == ct.Mode.NATURAL and a.ink == ()
+    res = api.code(a, bpp=0.03, ink_share=0.6)
+    assert ct.unpack(res.data).section(ct.Tag.INK) is None

@@ -7,21 +7,31 @@ the background (observed coverage above one half) form a bilevel mask, painted i
 the decoded background. Nothing is substituted: the mask *is* the original's ink, thresholded, so
 a patch can never show a crisp word that differs from the original (only a coarser one).
 
-The encoder offers every rejected word as a patch (`find_patches`); `fit_patches` keeps the
-cheapest ones that fit a byte budget (small words first) and codes them.
+`find_patches` makes a patch of every rejected word; the encoder (`picd.api.code`) keeps those
+the background alone would blur, and `fit_patches` codes as many of them as fit a byte budget,
+smallest masks first.
 
 Bitstream (one range-coded stream, `picd.entropy`; the image size comes from the container):
 
 1. ``n`` (adaptive integer); then per patch, in reading order (top to bottom, then left to right):
    ``y`` as the difference to the previous patch's ``y``; ``x`` as the difference to the previous
-   patch's right end; height as the difference to the previous height; width minus one; colour
-   as a position in a move-to-front list of the last 8 colours, or "new" and 6 raw bits per
-   channel (the colour's upper 6 bits; the decoder sets the lower two to ``10``).
+   patch's right end; height as the difference to the previous height (the first patch's
+   "previous" values are all 0); width minus one; colour as a position in a move-to-front list
+   of the last 8 colours, or "new" and 6 raw bits per channel (the colour's upper 6 bits; the
+   decoder sets the lower two to ``10``).
 2. The masks, in the same order, row by row, each pixel coded as one binary symbol under an
    adaptive context model: the JBIG generic template of 10 causal neighbours (3 pixels two rows
    up, 5 one row up, 2 to the left; outside the patch counts as 0), one pair of counts per
-   context shared by all patches, probability ``(2 * ones + 1) / (2 * (zeros + ones) + 2)`` in
-   integers (Krichevsky-Trofimov), both counts halved when they sum past `_COUNT_LIMIT`.
+   context shared by all patches, both starting at 0; P(1) is
+   ``q / 4096`` with ``q = (2 * ones + 1) * 4096 // (2 * (zeros + ones) + 2)``
+   (Krichevsky-Trofimov in integers); when the two counts sum past `_COUNT_LIMIT` both are
+   halved, rounding up.
+
+Patches are painted in stream order (a later one wins where two overlap). Readers refuse (and
+encoders never write) more than `_MAX_PATCHES` patches, patches outside the image, or patches
+whose areas add up to more than the image's area or to more than `_PX_PER_BYTE` pixels per
+byte of the section (plus 4096): real ink costs far more than 1/32 bit a pixel, and the limit
+keeps a small crafted file from making the decoder work through a huge area.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ __all__ = ["InkPatch", "find_patches", "fit_patches", "encode_patches", "decode_
 _COUNT_LIMIT = 1023  # changing it changes the bitstream
 _MTF = 8
 _MAX_PATCHES = 1 << 16
+_PX_PER_BYTE = 256
 
 
 @dataclass(frozen=True)
@@ -174,13 +185,24 @@ def _reading_order(patches: Sequence[InkPatch]) -> list[InkPatch]:
     return sorted(patches, key=lambda p: (p.y, p.x))
 
 
-def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int) -> list[InkPatch]:
+def _limit(coder: Coder, what: str) -> Exception:
+    if coder.decoding:
+        return BadStreamError(f"corrupted ink section ({what})")
+    return ValueError(f"ink patches over the format's limits ({what})")
+
+
+def _max_area(n_bytes: int) -> int:
+    return _PX_PER_BYTE * n_bytes + 4096
+
+
+def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
+          max_area: int) -> list[InkPatch]:
     n_model = AdaptiveInt(signed=False)
     dy_m, dx_m, dh_m, w_m = AdaptiveInt(), AdaptiveInt(), AdaptiveInt(), AdaptiveInt(signed=False)
     col_m = AdaptiveCategorical(_MTF + 1)
     n = n_model.code(coder, None if patches is None else len(patches))
     if n > _MAX_PATCHES or n > width * height:
-        raise BadStreamError("corrupted ink section (too many patches)")
+        raise _limit(coder, "too many patches")
     recent: list[tuple[int, int, int]] = []
     py = pend = ph = area = 0
     heads = []
@@ -205,10 +227,10 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int)
         recent.insert(0, color)  # type: ignore[arg-type]
         del recent[_MTF:]
         if not (0 <= x and 0 <= y and h >= 1 and x + w <= width and y + h <= height):
-            raise BadStreamError("corrupted ink section (patch outside the image)")
+            raise _limit(coder, "patch outside the image")
         area += h * w
-        if area > 4 * width * height:
-            raise BadStreamError("corrupted ink section (patches larger than the image)")
+        if area > width * height or area > max_area:
+            raise _limit(coder, "patches larger than the image or the section")
         heads.append((x, y, h, w, color))
         py, pend, ph = y, x + w, h
     masks = _Masks()
@@ -220,10 +242,18 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int)
 
 
 def encode_patches(patches: Sequence[InkPatch], width: int, height: int) -> bytes:
-    """The coded patches (in reading order) of an image of `width` x `height`."""
+    """The coded patches (in reading order) of an image of `width` x `height`.
+
+    Raises:
+        ValueError: the patches break the format's limits (see the module doc).
+    """
     enc = Encoder()
-    _code(enc, _reading_order(patches), width, height)
-    return enc.finish()
+    ps = _reading_order(patches)
+    _code(enc, ps, width, height, width * height)
+    data = enc.finish()
+    if sum(p.mask.size for p in ps) > _max_area(len(data)):
+        raise ValueError("ink patches over the format's limits (area per byte)")
+    return data
 
 
 def decode_patches(data: bytes, width: int, height: int) -> list[InkPatch]:
@@ -233,7 +263,7 @@ def decode_patches(data: bytes, width: int, height: int) -> list[InkPatch]:
         BadStreamError: corrupted or truncated data.
     """
     try:
-        return _code(Decoder(data), None, width, height)
+        return _code(Decoder(data), None, width, height, _max_area(len(data)))
     except BadStreamError:
         raise
     except (ValueError, IndexError, OverflowError) as exc:
@@ -258,8 +288,11 @@ def fit_patches(patches: Sequence[InkPatch], width: int, height: int,
             break
     k = sum(1 for c in cum if c <= budget)
     while k > 0:
-        data = encode_patches(order[:k], width, height)
-        if len(data) <= budget:
+        try:
+            data = encode_patches(order[:k], width, height)
+        except ValueError:  # over the format's limits: fewer patches
+            data = None
+        if data is not None and len(data) <= budget:
             return data, order[:k]
         k -= max(1, k // 10)
     return b"", []

@@ -191,7 +191,8 @@ def code(
     of the bytes the text layer leaves under the target (with ``quality``: of the background's
     rate), and never the bytes the background needs at its floor; 0 turns them off. Only words
     that the background coded without patches leaves unreadable (`INK_ERROR`) get one; the
-    background is then coded again, without their ink, in the bytes left.
+    background is then coded again without their ink: in the bytes left under a target, or at
+    the same rate with ``quality`` (the patches come on top).
     Run it several times on one `Analysed` to code one page at several sizes.
     """
     _check_target(bpp, quality)
@@ -245,7 +246,8 @@ def code(
         plain = codec.decompress(bg_payload, w, h)
         wanted = [p for p in a.ink if _ink_error(a.page.image, plain, p) > INK_ERROR]
         room = (target - len(data) + len(bg_payload)) if target is not None else bg_budget or 0
-        ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2)
+        # the section header: tag and codec ids, and the payload's length
+        ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2 - len(ct.write_varint(max(0, room))))
         ink, chosen = fit_patches(wanted, w, h, ink_budget)
         if chosen:
             # The patches' ink (and its anti-aliased fringe) leaves the background too.
@@ -255,7 +257,11 @@ def code(
             weight = (np.ones((h, w), np.float32) if a.weight is None else a.weight) * ~painted
         ink_s = time.perf_counter() - t_ink
         if chosen:
-            data, bg_payload, notes = pack(ink, background, weight)
+            with_ink = pack(ink, background, weight)
+            if target is None or len(with_ink[0]) <= target:
+                data, bg_payload, notes = with_ink
+            else:  # cannot happen with the budget above; never let the patches break the target
+                ink, chosen, background = b"", [], a.background
     warnings += notes
     timings = dict(a.timings, background=time.perf_counter() - t - ink_s)
     timings["ink"] = timings.get("ink", 0.0) + ink_s

@@ -164,3 +164,30 @@ def test_no_ink_patches_in_natural_mode():
     assert a.mode == ct.Mode.NATURAL and a.ink == ()
     res = api.code(a, bpp=0.03, ink_share=0.6)
     assert ct.unpack(res.data).section(ct.Tag.INK) is None
+
+
+def test_a_tiny_section_cannot_ask_for_a_huge_area():
+    from layout.ink import _code
+    from picd.entropy import Encoder
+
+    # An all-zero mask as large as the image codes to a few bytes; the reader must refuse it
+    # (at 1.2 us a pixel, a crafted file could otherwise keep a decoder busy for minutes).
+    enc = Encoder()
+    _code(enc, [InkPatch(0, 0, np.zeros((300, 400), bool), (2, 2, 2))], 400, 300, 400 * 300)
+    data = enc.finish()
+    assert len(data) < 100
+    with pytest.raises(BadStreamError):
+        decode_patches(data, 400, 300)
+    with pytest.raises(ValueError):
+        encode_patches([InkPatch(0, 0, np.zeros((300, 400), bool), (2, 2, 2))], 400, 300)
+
+
+def test_patches_never_push_the_file_over_its_target():
+    img, lines = _misread_page()
+    a = api.analyse(Page(img, None, "image"), mode="screen", ocr_engine=GivenLinesEngine(lines))
+    n_ink = 0
+    for target in range(100, 140):
+        res = api.code(a, bpp=target * 8 / (img.shape[0] * img.shape[1]), ink_share=1.0)
+        assert len(res.data) <= target
+        n_ink += res.ink_patches
+    assert n_ink > 0  # the patch was taken where it fits

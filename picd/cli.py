@@ -171,14 +171,17 @@ def _read(path: Path) -> bytes:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(input, as_json):
     """Show what is inside a .picd file: size, bpp, bytes per section, text."""
+    from layout.ink import decode_patches
     from layout.textcoder import decode_layer
     from picd import container as ct
-    from picd.api import TEXT_CODEC_ID
+    from picd.api import INK_CODEC_ID, TEXT_CODEC_ID
 
     data = _read(input)
     c = ct.unpack(data)
     text = c.section(ct.Tag.TEXT)
     layer = decode_layer(text.payload, c.width, c.height) if text and text.codec == TEXT_CODEC_ID else None
+    ink = c.section(ct.Tag.INK)
+    patches = decode_patches(ink.payload, c.width, c.height) if ink and ink.codec == INK_CODEC_ID else []
     d = {
         "file": str(input),
         "width": c.width,
@@ -195,6 +198,7 @@ def info(input, as_json):
         "lines": len(layer.lines) if layer else 0,
         "words": layer.n_words if layer else 0,
         "characters": layer.n_chars if layer else 0,
+        "ink_patches": len(patches),
     }
     if as_json:
         click.echo(json.dumps(d, indent=2))
@@ -203,7 +207,8 @@ def info(input, as_json):
     for s in d["sections"]:
         click.echo(f"  {s['tag']:<11} codec {s['codec']}  {s['bytes']:>7} bytes")
     click.echo(f"  {'framing':<11}          {d['header_bytes']:>7} bytes (header, section headers, checksum)")
-    click.echo(f"  text: {d['lines']} lines, {d['words']} words, {d['characters']} characters")
+    click.echo(f"  text: {d['lines']} lines, {d['words']} words, {d['characters']} characters; "
+               f"{d['ink_patches']} ink patches")
 
 
 @cli.command(name="eval")

@@ -191,3 +191,19 @@ def test_patches_never_push_the_file_over_its_target():
         assert len(res.data) <= target
         n_ink += res.ink_patches
     assert n_ink > 0  # the patch was taken where it fits
+
+
+def test_info_counts_the_ink_patches(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from picd.cli import cli
+
+    img, lines = _misread_page()
+    a = api.analyse(Page(img, None, "image"), mode="screen", ocr_engine=GivenLinesEngine(lines))
+    p = tmp_path / "x.picd"
+    p.write_bytes(api.code(a, bpp=0.03, ink_share=0.6).data)
+    r = CliRunner().invoke(cli, ["info", str(p), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["ink_patches"] == 1

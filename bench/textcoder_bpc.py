@@ -4,40 +4,20 @@ Usage::
 
     .venv/bin/python bench/textcoder_bpc.py [paths...]
 
-Paths may be PDFs (each page's exact text layer via PyMuPDF) or images (RapidOCR lines, cached
-under ``$PICD_OCR_CACHE`` or ``out/textcoder-ocr-cache``). Without paths: the held-out PDFs of
+Paths may be PDFs (each page's exact text layer via PyMuPDF) or images (OCR words of the
+encoder's engine, cached under ``$PICD_OCR_CACHE`` or ``out/textcoder-ocr-cache`` in the format
+of ``picd bench``'s ``ocr-cache``, so a bench's cache can be pointed at). Without paths: the held-out PDFs of
 ``../shared/data/documents`` (those not used by ``layout/build_prior.py``) and every
 screenshot of ``../shared/data/screen``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import pathlib
 
 SHARED = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 CACHE = pathlib.Path(os.environ.get("PICD_OCR_CACHE", "out/textcoder-ocr-cache"))
-
-
-def ocr_cached(path: pathlib.Path) -> list[tuple[str, list[list[float]]]]:
-    """RapidOCR lines of an image as ``[(text, box_points), ...]``, cached on disk."""
-    path = pathlib.Path(path)
-    key = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
-    f = CACHE / f"{key}.json"
-    if f.exists():
-        return [(t, b) for t, b in json.loads(f.read_text())]
-    from rapidocr import RapidOCR
-
-    eng = RapidOCR(params={"Global.log_level": "warning", "Global.use_cls": False})
-    r = eng(str(path))
-    txts = list(r.txts or [])
-    boxes = [] if r.boxes is None else [[[float(v) for v in pt] for pt in b] for b in r.boxes]
-    out = list(zip(txts, boxes))
-    CACHE.mkdir(parents=True, exist_ok=True)
-    f.write_text(json.dumps(out))
-    return out
 
 
 def _pdf_layers(path: pathlib.Path, dpi: float = 100.0):
@@ -80,29 +60,23 @@ def _pdf_layers(path: pathlib.Path, dpi: float = 100.0):
 
 
 def _ocr_layer(path: pathlib.Path):
-    """A synthetic TextLayer of a screenshot from cached RapidOCR lines (x spread by characters)."""
-    from PIL import Image
-
+    """A TextLayer of a screenshot from its OCR words (RapidOCR through `ocr.rapid`, the engine
+    the encoder uses; cached by `picd.bench.ocr_lines_cached`): every word at its own box, one
+    style per line, size and baseline from the line's box."""
     from layout.model import Line, Style, TextLayer, Word
+    from picd.bench import ocr_lines_cached
+    from picd.imageio import load_input
 
-    w, h = Image.open(path).size
+    img = load_input(path).image
+    h, w = img.shape[:2]
     lines = []
-    for text, box in ocr_cached(path):
-        toks = text.split()
-        if not toks:
-            continue
-        xs = [p[0] for p in box]
-        ys = [p[1] for p in box]
-        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-        n = max(1, len(text))
-        per = (x1 - x0) / n
-        size = max(1, round((y1 - y0) * 0.8))
-        words, pos = [], 0
-        for t in toks:
-            i = text.index(t, pos)
-            pos = i + len(t)
-            words.append(Word(t, round(x0 + i * per), max(1, round(len(t) * per))))
-        lines.append(Line(round(y1 - (y1 - y0) * 0.2), Style(0, size, (0, 0, 0)), tuple(words)))
+    for line in ocr_lines_cached(img, CACHE)[0]:
+        words = tuple(Word(wd.text, round(wd.box[0]), max(1, round(wd.box[2] - wd.box[0])))
+                      for wd in line.words if wd.text.split() == [wd.text])
+        if words:
+            x0, y0, x1, y1 = line.box
+            lines.append(Line(round(y1 - (y1 - y0) * 0.2), Style(0, max(1, round((y1 - y0) * 0.8)), (0, 0, 0)),
+                              words))
     return TextLayer(w, h, tuple(lines))
 
 

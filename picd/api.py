@@ -248,6 +248,8 @@ def code(
         room = (target - len(data) + len(bg_payload)) if target is not None else bg_budget or 0
         # the section header: tag and codec ids, and the payload's length
         ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2 - len(ct.write_varint(max(0, room))))
+        _note(progress, f"{len(wanted)} of {len(a.ink)} words not redrawn blur in the background: "
+                        f"ink patches in up to {max(0, ink_budget)} bytes")
         ink, chosen = fit_patches(wanted, w, h, ink_budget)
         if chosen:
             # The patches' ink (and its anti-aliased fringe) leaves the background too.

@@ -186,6 +186,13 @@ def word_colours(img: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.nd
     return bg, fg, dmax
 
 
+def ink_coverage(pixels: np.ndarray, bg: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """Observed coverage (float32, 0..1) of `pixels` (..., 3): how far each lies from the
+    background colour `bg` towards the text colour `fg`, projected on the line between them."""
+    v = fg - bg
+    return np.clip(((pixels - bg) @ v) / float(v @ v), 0.0, 1.0).astype(np.float32)
+
+
 def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     """Colours, coverage and ink box of one word in `box`; or a rejection reason."""
     H, W = img.shape[:2]
@@ -200,9 +207,7 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     # Window: the box plus a margin for verification shifts and ascenders cut by the box.
     mx, my = 2 + cfg.max_shift, max(2, h // 4)
     wx0, wy0, wx1, wy1 = max(0, x0 - mx), max(0, y0 - my), min(W, x1 + mx), min(H, y1 + my)
-    crop = img[wy0:wy1, wx0:wx1]
-    v = fg - bg
-    alpha = np.clip(((crop - bg) @ v) / float(v @ v), 0.0, 1.0).astype(np.float32)
+    alpha = ink_coverage(img[wy0:wy1, wx0:wx1], bg, fg)
     # Ink box inside the OCR box (one pixel of slack).
     bx0, by0 = max(0, x0 - 1 - wx0), max(0, y0 - 1 - wy0)
     inside = alpha[by0:y1 + 1 - wy0, bx0:x1 + 1 - wx0] > 0.5

@@ -38,15 +38,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from ocr.base import OcrWord
-from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder
+from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder, bit_info
 from picd.errors import BadStreamError
 
 __all__ = ["InkPatch", "find_patches", "fit_patches", "encode_patches", "decode_patches",
-           "paint_patches", "patch_mask"]
+           "paint_patches", "patch_mask", "lost_ink"]
 
 _COUNT_LIMIT = 1023  # changing it changes the bitstream
 _MTF = 8
@@ -83,7 +84,7 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
     way are ink. Words with less than `min_contrast` (RGB
     distance) between the two colours, or no ink, give no patch. The mask is trimmed to its ink.
     """
-    from layout.analyze import word_colours
+    from layout.analyze import ink_coverage, word_colours
 
     img = np.asarray(image)[:, :, :3].astype(np.float32)
     H, W = img.shape[:2]
@@ -97,15 +98,31 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
         if dmax < min_contrast:
             continue
         x0, y0, x1, y1 = max(0, bx0 - 1), max(0, by0 - 1), min(W, bx1 + 1), min(H, by1 + 1)
-        crop = img[y0:y1, x0:x1]
-        v = fg - bg
-        ink = ((crop - bg) @ v) / float(v @ v) > 0.5
+        ink = ink_coverage(img[y0:y1, x0:x1], bg, fg) > 0.5
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
         if rows.size == 0:
             continue
         mask = np.ascontiguousarray(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
         out.append(InkPatch(x0 + int(cols[0]), y0 + int(rows[0]), mask, _quantise(fg)))
     return out
+
+
+def lost_ink(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:
+    """How much of the patch's ink `decoded` loses: 1 - Dice overlap of the patch's mask and the
+    pixels of `decoded` in its box past half way from the original's background colour (mean of
+    the box outside the mask) to its ink colour (mean under the mask); 1 where either is empty."""
+    from layout.analyze import ink_coverage
+
+    x0, y0, x1, y1 = patch.box
+    orig = image[y0:y1, x0:x1].astype(np.float32)
+    ink = patch.mask
+    if ink.all():
+        return 1.0
+    fg, bg = orig[ink].mean(axis=0), orig[~ink].mean(axis=0)
+    if float((fg - bg) @ (fg - bg)) <= 0:
+        return 1.0
+    got = ink_coverage(decoded[y0:y1, x0:x1].astype(np.float32), bg, fg) > 0.5
+    return 1.0 - 2.0 * float((got & ink).sum()) / float(got.sum() + ink.sum())
 
 
 def paint_patches(image: np.ndarray, patches: Sequence[InkPatch]) -> np.ndarray:
@@ -164,17 +181,21 @@ class _Masks:
         return np.asarray(rows, dtype=bool).reshape(h, w)
 
 
+@lru_cache(maxsize=None)
+def _bit_costs() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Bits of a 0 and of a 1 coded with P(1) = q / BIT_ONE, indexed by q."""
+    return (tuple([0.0] + [bit_info(q, 0) for q in range(1, BIT_ONE)]),
+            tuple([0.0] + [bit_info(q, 1) for q in range(1, BIT_ONE)]))
+
+
 class _Tally:
     """A coder stand-in that only adds up ideal code lengths (bits), for choosing patches."""
 
     decoding = False
 
     def __init__(self) -> None:
-        import math
-
         self.bits = 0.0
-        self._cost1 = [0.0] + [-math.log2(q / BIT_ONE) for q in range(1, BIT_ONE)]
-        self._cost0 = [0.0] + [-math.log2(1 - q / BIT_ONE) for q in range(1, BIT_ONE)]
+        self._cost0, self._cost1 = _bit_costs()
 
     def bit(self, q: int, bit: int | None = None) -> int:
         self.bits += self._cost1[q] if bit else self._cost0[q]
@@ -274,7 +295,8 @@ def fit_patches(patches: Sequence[InkPatch], width: int, height: int,
                 budget: int) -> tuple[bytes, list[InkPatch]]:
     """Code as many of `patches` as fit in `budget` bytes, smallest masks first.
 
-    Returns the payload (empty when not even one fits) and the patches in it.
+    Returns the payload (empty when not even one fits) and the patches in it, in the order they
+    are coded (and decoded).
     """
     if budget <= 0 or not patches:
         return b"", []
@@ -293,7 +315,7 @@ def fit_patches(patches: Sequence[InkPatch], width: int, height: int,
         except ValueError:  # over the format's limits: fewer patches
             data = None
         if data is not None and len(data) <= budget:
-            return data, order[:k]
+            return data, _reading_order(order[:k])
         k -= max(1, k // 10)
     return b"", []
 

@@ -27,7 +27,8 @@ import numpy as np
 from PIL import Image
 
 from layout.analyze import Analysis, LayoutConfig, build_layer
-from layout.ink import InkPatch, decode_patches, find_patches, fit_patches, paint_patches, patch_mask
+from layout.ink import (InkPatch, decode_patches, find_patches, fit_patches, lost_ink, paint_patches,
+                        patch_mask)
 from layout.model import TextLayer
 from layout.textcoder import decode_layer, encode_layer
 from ocr.base import OcrEngine
@@ -46,7 +47,7 @@ INK_CODEC_ID = 1
 #: Default share of the bytes the text layer leaves that ink patches may take (see `code`).
 INK_SHARE = 0.4
 #: A word not redrawn gets an ink patch only where the background coded without patches keeps
-#: its ink poorly: 1 - Dice overlap of original and decoded ink (see `_ink_error`) above this. At
+#: its ink poorly: 1 - Dice overlap of original and decoded ink (`layout.ink.lost_ink`) above this. At
 #: high rates the background alone keeps many such words readable.
 INK_ERROR = 0.1
 
@@ -84,7 +85,11 @@ class EncodeResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     ink_bytes: int = 0
-    ink_patches: int = 0
+    ink: tuple[InkPatch, ...] = ()  # the coded ink patches, in the order they are painted
+
+    @property
+    def ink_patches(self) -> int:
+        return len(self.ink)
 
     @property
     def bpp(self) -> float:
@@ -244,7 +249,7 @@ def code(
         t_ink = time.perf_counter()
         # Only words the background alone leaves unreadable get a patch.
         plain = codec.decompress(bg_payload, w, h)
-        wanted = [p for p in a.ink if _ink_error(a.page.image, plain, p) > INK_ERROR]
+        wanted = [p for p in a.ink if lost_ink(a.page.image, plain, p) > INK_ERROR]
         room = (target - len(data) + len(bg_payload)) if target is not None else bg_budget or 0
         # the section header: tag and codec ids, and the payload's length
         ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2 - len(ct.write_varint(max(0, room))))
@@ -276,7 +281,7 @@ def code(
         text_bytes=len(text),
         background_bytes=len(bg_payload),
         ink_bytes=len(ink),
-        ink_patches=len(chosen),
+        ink=tuple(chosen),
         target_bytes=target,
         analysis=a.analysis,
         background=background,
@@ -309,23 +314,6 @@ def encode_detailed(
     res.timings["load"] = load_s
     res.timings["total"] += load_s
     return res
-
-
-def _ink_error(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:
-    """1 - Dice overlap of the patch's ink and the ink of `decoded` in its box, both taken as the
-    pixels past half way from the original's background colour to its ink colour."""
-    x0, y0, x1, y1 = patch.box
-    orig = image[y0:y1, x0:x1].astype(np.float32)
-    dec = decoded[y0:y1, x0:x1].astype(np.float32)
-    ink = patch.mask
-    if ink.all():
-        return 1.0
-    fg, bg = orig[ink].mean(axis=0), orig[~ink].mean(axis=0)
-    v = fg - bg
-    if float(v @ v) <= 0:
-        return 1.0
-    got = ((dec - bg) @ v) / float(v @ v) > 0.5
-    return 1.0 - 2.0 * float((got & ink).sum()) / float(got.sum() + ink.sum())
 
 
 def _len_extra(n: int) -> int:
@@ -374,16 +362,20 @@ class Decoded:
     ink: tuple[InkPatch, ...] = ()
 
 
+def _check_codec(section: ct.Section, known: int, what: str) -> None:
+    if section.codec != known:
+        from picd.errors import MissingModelError
+
+        raise MissingModelError(f"{what} codec id {section.codec} is not known to this picd")
+
+
 def decode_detailed(data: bytes, renderer: str = "paste") -> Decoded:
     from renderer import get_renderer
 
     c = ct.unpack(data)
     text = c.section(ct.Tag.TEXT)
     if text is not None:
-        if text.codec != TEXT_CODEC_ID:
-            from picd.errors import MissingModelError
-
-            raise MissingModelError(f"text codec id {text.codec} is not known to this picd")
+        _check_codec(text, TEXT_CODEC_ID, "text")
         try:
             layer = decode_layer(text.payload, c.width, c.height)
         except PicdError:
@@ -399,10 +391,7 @@ def decode_detailed(data: bytes, renderer: str = "paste") -> Decoded:
     ink = c.section(ct.Tag.INK)
     patches: list[InkPatch] = []
     if ink is not None:
-        if ink.codec != INK_CODEC_ID:
-            from picd.errors import MissingModelError
-
-            raise MissingModelError(f"ink codec id {ink.codec} is not known to this picd")
+        _check_codec(ink, INK_CODEC_ID, "ink")
         patches = decode_patches(ink.payload, c.width, c.height)
     painted = paint_patches(background, patches) if patches else background
     image = get_renderer(renderer).render(painted, layer, int(c.mode))
@@ -433,10 +422,9 @@ def keep_intermediates(result: EncodeResult, folder: str | Path) -> list[Path]:
         white = np.full((result.height, result.width, 3), 255, np.uint8)
         save_image_atomic(p, draw_layer(white, a.layer))
         out.append(p)
-        ink = ct.unpack(result.data).section(ct.Tag.INK)
-        if ink is not None:
+        if result.ink:
             p = folder / "ink_patches.png"
-            save_image_atomic(p, paint_patches(white, decode_patches(ink.payload, result.width, result.height)))
+            save_image_atomic(p, paint_patches(white, result.ink))
             out.append(p)
         p = folder / "rejected.txt"
         lines = [f"{wd.text}\t{wd.box}\t{score:.3f}\t{why}" for wd, score, why in a.rejected]

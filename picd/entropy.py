@@ -57,6 +57,7 @@ __all__ = [
     "decode_indexed",
     "MAX_RAW_CHUNK",
     "BIT_ONE",
+    "bit_info",
 ]
 
 MAX_RAW_CHUNK = 16
@@ -78,7 +79,8 @@ def _bit_models() -> tuple[Categorical | None, ...]:
                     for q in range(1, BIT_ONE)))
 
 
-def _bit_info(q: int, bit: int) -> float:
+def bit_info(q: int, bit: int) -> float:
+    """Bits of information in `bit` coded with P(1) = q / BIT_ONE (what `Encoder.bit` costs)."""
     return math.log2(BIT_ONE / (q if bit else BIT_ONE - q))
 
 
@@ -148,7 +150,7 @@ class Encoder:
         _check_q(q)
         b = 1 if bit else 0
         self._enc.encode(b, _bit_models()[q])
-        self._info += _bit_info(q, b)
+        self._info += bit_info(q, b)
         self._record(3, b, q, 1)
         return b
 
@@ -319,7 +321,7 @@ class Decoder:
         """Decode one bit coded with probability ``q / BIT_ONE`` of a 1 (``bit`` is ignored)."""
         _check_q(q)
         b = int(self._decode(_bit_models()[q]))  # type: ignore[call-overload]
-        self._spend(_bit_info(q, b))
+        self._spend(bit_info(q, b))
         return b
 
     def decode_indexed(self, indexes: np.ndarray, tables: np.ndarray) -> np.ndarray:

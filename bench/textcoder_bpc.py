@@ -6,9 +6,9 @@ Usage::
 
 Paths may be PDFs (each page's exact text layer via PyMuPDF) or images (OCR words of the
 encoder's engine, cached under ``$PICD_OCR_CACHE`` or ``out/textcoder-ocr-cache`` in the format
-of ``picd bench``'s ``ocr-cache``, so a bench's cache can be pointed at). Without paths: the held-out PDFs of
-``../shared/data/documents`` (those not used by ``layout/build_prior.py``) and every
-screenshot of ``../shared/data/screen``.
+of ``picd bench``'s ``ocr-cache``, so a bench's cache can be pointed at). Without paths: the
+held-out PDFs of ``../shared/data/documents`` (those not used by ``layout/build_prior.py``) and
+every screenshot of ``../shared/data/screen``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,14 @@ the background (observed coverage above one half) form a bilevel mask, painted i
 the decoded background. Nothing is substituted: the mask *is* the original's ink, thresholded, so
 a patch can never show a crisp word that differs from the original (only a coarser one).
 
+Large text (a word whose box is at least ``2 * line_height`` pixels tall, e.g. on a 2x "retina"
+screen) is kept at a coarser scale ``s`` (2..4): the coverage averaged over s x s blocks,
+thresholded, so that the box stays at least ``line_height`` pixels tall at the coded size (the
+x-height about 9 px: still what OCR and eyes read well). Its bits shrink about as its outline
+does (about 1/s); the decoder scales the mask back up by bilinear interpolation in
+integers (`InkPatch.alpha`) and blends the colour in with that coverage, so the strokes keep soft
+edges.
+
 `find_patches` makes a patch of every rejected word; the encoder (`picd.api.code`) keeps those
 the background alone would blur, and `fit_patches` codes as many of them as fit a byte budget,
 smallest masks first.
@@ -15,11 +23,12 @@ Bitstream (one range-coded stream, `picd.entropy`; the image size comes from the
 
 1. ``n`` (adaptive integer); then per patch, in reading order (top to bottom, then left to right):
    ``y`` as the difference to the previous patch's ``y``; ``x`` as the difference to the previous
-   patch's right end; height as the difference to the previous height (the first patch's
-   "previous" values are all 0); width minus one; colour as a position in a move-to-front list
-   of the last 8 colours, or "new" and 6 raw bits per channel (the colour's upper 6 bits; the
-   decoder sets the lower two to ``10``).
-2. The masks, in the same order, row by row, each pixel coded as one binary symbol under an
+   patch's right end (in image pixels: ``x + width * scale``); the mask's height as the
+   difference to the previous mask's height (the first patch's "previous" values are all 0); the
+   mask's width minus one; (codec 2 only) the scale minus one (adaptive, 4 symbols; codec 1:
+   scale 1); colour as a position in a move-to-front list of the last 8 colours, or "new" and 6
+   raw bits per channel (the colour's upper 6 bits; the decoder sets the lower two to ``10``).
+2. The masks, in the same order, at their coded size, row by row, each pixel coded as one binary symbol under an
    adaptive context model: the JBIG generic template of 10 causal neighbours (3 pixels two rows
    up, 5 one row up, 2 to the left; outside the patch counts as 0), one pair of counts per
    context shared by all patches, both starting at 0; P(1) is
@@ -27,11 +36,12 @@ Bitstream (one range-coded stream, `picd.entropy`; the image size comes from the
    (Krichevsky-Trofimov in integers); when the two counts sum past `_COUNT_LIMIT` both are
    halved, rounding up.
 
-Patches are painted in stream order (a later one wins where two overlap). Readers refuse (and
-encoders never write) more than `_MAX_PATCHES` patches, patches outside the image, or patches
-whose areas add up to more than the image's area or to more than `_PX_PER_BYTE` pixels per
-byte of the section (plus 4096): real ink costs far more than 1/32 bit a pixel, and the limit
-keeps a small crafted file from making the decoder work through a huge area.
+Patches are painted in stream order (a later one blends over an earlier one). Readers refuse
+(and encoders never write) more than `_MAX_PATCHES` patches, patches outside the image (at their
+painted size, mask size times scale), painted areas that add up to more than the image's area,
+or masks whose areas add up to more than `_PX_PER_BYTE` pixels per byte of the section (plus
+4096): real ink costs far more than 1/32 bit a pixel, and the limit keeps a small crafted file
+from making the decoder work through a huge area.
 """
 
 from __future__ import annotations
@@ -47,27 +57,59 @@ from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decod
 from picd.errors import BadStreamError
 
 __all__ = ["InkPatch", "find_patches", "fit_patches", "encode_patches", "decode_patches",
-           "paint_patches", "patch_mask", "lost_ink"]
+           "paint_patches", "patch_mask", "lost_ink", "CODECS"]
 
 _COUNT_LIMIT = 1023  # changing it changes the bitstream
 _MTF = 8
+_MAX_SCALE = 4
+#: Codec ids of the ink section this module reads (`picd.container`); it writes the last.
+CODECS = (1, 2)
 _MAX_PATCHES = 1 << 16
 _PX_PER_BYTE = 256
 
 
 @dataclass(frozen=True)
 class InkPatch:
-    """One word's ink: ``mask`` (h, w) bool at ``(x, y)``, painted in ``color`` (RGB)."""
+    """One word's ink: ``mask`` (h, w) bool, scaled up ``scale`` times and placed at ``(x, y)``,
+    painted in ``color`` (RGB)."""
 
     x: int
     y: int
     mask: np.ndarray
     color: tuple[int, int, int]
+    scale: int = 1
 
     @property
     def box(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)`` of the painted pixels in the image."""
         h, w = self.mask.shape
-        return self.x, self.y, self.x + w, self.y + h
+        return self.x, self.y, self.x + w * self.scale, self.y + h * self.scale
+
+    def alpha(self) -> np.ndarray:
+        """Coverage (0..255, uint8) of the painted box: the mask, scaled up bilinearly."""
+        return _upsample(self.mask, self.scale)
+
+
+def _taps(n: int, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps of ``n * s`` outputs from ``n`` inputs: indexes ``a``, ``b`` and the weight
+    of ``b`` in units of ``1 / (2 s)`` (pixel centres aligned, edges replicated)."""
+    num = 2 * np.arange(n * s) + 1 - s
+    i0 = np.floor_divide(num, 2 * s)
+    return np.clip(i0, 0, n - 1), np.clip(i0 + 1, 0, n - 1), num - 2 * s * i0
+
+
+def _upsample(mask: np.ndarray, s: int) -> np.ndarray:
+    """``mask`` scaled up ``s`` times by bilinear interpolation, as 0..255: integer arithmetic
+    only, so every machine paints the same pixels."""
+    m = mask.astype(np.int64)
+    if s == 1:
+        return (m * 255).astype(np.uint8)
+    h, w = m.shape
+    ra, rb, rf = _taps(h, s)
+    ca, cb, cf = _taps(w, s)
+    rows = m[ra] * (2 * s - rf)[:, None] + m[rb] * rf[:, None]  # units of 1/(2s)
+    both = rows[:, ca] * (2 * s - cf) + rows[:, cb] * cf  # units of 1/(4 s^2)
+    return ((both * 255 + 2 * s * s) // (4 * s * s)).astype(np.uint8)
 
 
 def _quantise(color: np.ndarray) -> tuple[int, int, int]:
@@ -76,13 +118,17 @@ def _quantise(color: np.ndarray) -> tuple[int, int, int]:
     return tuple(int(v) & 0xFC | 2 for v in c)  # type: ignore[return-value]
 
 
-def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: float = 40.0) -> list[InkPatch]:
+def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: float = 40.0,
+                 line_height: int = 22) -> list[InkPatch]:
     """The ink of each word of `words` in `image` (H, W, 3 uint8), where it has any.
 
     Per word: background and text colour as `layout.analyze.word_colours` finds them; pixels of
     the box (one pixel of slack) whose projection onto the background-to-text axis passes half
     way are ink. Words with less than `min_contrast` (RGB
     distance) between the two colours, or no ink, give no patch. The mask is trimmed to its ink.
+    A word whose box is ``s * line_height`` pixels tall or more (``s`` = 2..4) is kept at scale
+    ``s``: blocks of s x s pixels whose mean coverage is one half or more (see the module doc);
+    ``line_height=0`` keeps every word at full resolution.
     """
     from layout.analyze import ink_coverage, word_colours
 
@@ -102,9 +148,38 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
         if rows.size == 0:
             continue
-        mask = np.ascontiguousarray(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
-        out.append(InkPatch(x0 + int(cols[0]), y0 + int(rows[0]), mask, _quantise(fg)))
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        scale = min(_MAX_SCALE, (by1 - by0) // line_height) if line_height > 0 else 1
+        patch = None
+        if scale > 1:
+            patch = _coarse(img, bg, fg, (x0 + c0, y0 + r0, x0 + c1, y0 + r1), scale, _quantise(fg))
+        if patch is None:
+            mask = np.ascontiguousarray(ink[r0:r1, c0:c1])
+            patch = InkPatch(x0 + c0, y0 + r0, mask, _quantise(fg))
+        out.append(patch)
     return out
+
+
+def _coarse(img: np.ndarray, bg: np.ndarray, fg: np.ndarray, box: tuple[int, int, int, int],
+            s: int, color: tuple[int, int, int]) -> InkPatch | None:
+    """The ink in `box` at scale `s`: a grid of s x s blocks that covers the box and lies inside
+    the image (None where none does), each block ink where its mean coverage is one half or more."""
+    from layout.analyze import ink_coverage
+
+    H, W = img.shape[:2]
+    bx0, by0, bx1, by1 = box
+    h, w = -(-(by1 - by0) // s), -(-(bx1 - bx0) // s)
+    x, y = min(bx0, W - w * s), min(by0, H - h * s)
+    if x < 0 or y < 0:
+        return None
+    cov = np.clip(ink_coverage(img[y:y + h * s, x:x + w * s], bg, fg), 0.0, 1.0)
+    keep = np.zeros(cov.shape, bool)  # only the word's own ink, not a neighbour's in the grid
+    keep[by0 - y:by1 - y, bx0 - x:bx1 - x] = True
+    cov = np.where(keep, cov, 0.0)
+    mask = cov.reshape(h, s, w, s).mean(axis=(1, 3)) >= 0.5
+    if not mask.any():
+        return None
+    return InkPatch(x, y, mask, color, s)
 
 
 def lost_ink(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:
@@ -115,8 +190,8 @@ def lost_ink(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:
 
     x0, y0, x1, y1 = patch.box
     orig = image[y0:y1, x0:x1].astype(np.float32)
-    ink = patch.mask
-    if ink.all():
+    ink = patch.alpha() >= 128
+    if ink.all() or not ink.any():
         return 1.0
     fg, bg = orig[ink].mean(axis=0), orig[~ink].mean(axis=0)
     if float((fg - bg) @ (fg - bg)) <= 0:
@@ -126,11 +201,15 @@ def lost_ink(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:
 
 
 def paint_patches(image: np.ndarray, patches: Sequence[InkPatch]) -> np.ndarray:
-    """A copy of `image` with every patch's ink painted in its colour."""
+    """A copy of `image` (H, W, 3 uint8) with every patch's colour blended in with its coverage
+    (`InkPatch.alpha`; rounded, in integers; at scale 1 the mask's pixels take the colour)."""
     out = np.array(image, copy=True)
     for p in patches:
         x0, y0, x1, y1 = p.box
-        out[y0:y1, x0:x1][p.mask] = p.color
+        a = p.alpha().astype(np.int32)[:, :, None]
+        region = out[y0:y1, x0:x1].astype(np.int32)
+        color = np.asarray(p.color, np.int32)
+        out[y0:y1, x0:x1] = ((region * (255 - a) + color * a + 127) // 255).astype(out.dtype)
     return out
 
 
@@ -217,15 +296,16 @@ def _max_area(n_bytes: int) -> int:
 
 
 def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
-          max_area: int) -> list[InkPatch]:
+          max_area: int, codec: int = CODECS[-1]) -> list[InkPatch]:
     n_model = AdaptiveInt(signed=False)
     dy_m, dx_m, dh_m, w_m = AdaptiveInt(), AdaptiveInt(), AdaptiveInt(), AdaptiveInt(signed=False)
+    scale_m = AdaptiveCategorical(_MAX_SCALE)
     col_m = AdaptiveCategorical(_MTF + 1)
     n = n_model.code(coder, None if patches is None else len(patches))
     if n > _MAX_PATCHES or n > width * height:
         raise _limit(coder, "too many patches")
     recent: list[tuple[int, int, int]] = []
-    py = pend = ph = area = 0
+    py = pend = ph = area = painted = 0
     heads = []
     for i in range(n):
         p = patches[i] if patches is not None else None
@@ -233,6 +313,12 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
         x = pend + dx_m.code(coder, None if p is None else p.x - pend)
         h = ph + dh_m.code(coder, None if p is None else p.mask.shape[0] - ph)
         w = 1 + w_m.code(coder, None if p is None else p.mask.shape[1] - 1)
+        if codec >= 2:
+            s = 1 + scale_m.code(coder, None if p is None else p.scale - 1)
+        elif p is not None and p.scale != 1:
+            raise ValueError("ink codec 1 has no scaled patches")
+        else:
+            s = 1
         if p is not None:
             k = recent.index(p.color) if p.color in recent else _MTF
             col_m.code(coder, k)
@@ -247,44 +333,52 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
             color = recent.pop(k)
         recent.insert(0, color)  # type: ignore[arg-type]
         del recent[_MTF:]
-        if not (0 <= x and 0 <= y and h >= 1 and x + w <= width and y + h <= height):
+        if not (0 <= x and 0 <= y and h >= 1 and x + w * s <= width and y + h * s <= height):
             raise _limit(coder, "patch outside the image")
         area += h * w
-        if area > width * height or area > max_area:
+        painted += h * w * s * s
+        if painted > width * height or area > max_area:
             raise _limit(coder, "patches larger than the image or the section")
-        heads.append((x, y, h, w, color))
-        py, pend, ph = y, x + w, h
+        heads.append((x, y, h, w, s, color))
+        py, pend, ph = y, x + w * s, h
     masks = _Masks()
     out = []
-    for i, (x, y, h, w, color) in enumerate(heads):
+    for i, (x, y, h, w, s, color) in enumerate(heads):
         m = masks.code(coder, None if patches is None else patches[i].mask, h, w)
-        out.append(InkPatch(x, y, m, color))  # type: ignore[arg-type]
+        out.append(InkPatch(x, y, m, color, s))  # type: ignore[arg-type]
     return out
 
 
-def encode_patches(patches: Sequence[InkPatch], width: int, height: int) -> bytes:
-    """The coded patches (in reading order) of an image of `width` x `height`.
+def encode_patches(patches: Sequence[InkPatch], width: int, height: int,
+                   codec: int = CODECS[-1]) -> bytes:
+    """The coded patches (in reading order) of an image of `width` x `height`, as ink codec
+    `codec` (one of `CODECS`; codec 1 has no scaled patches).
 
     Raises:
         ValueError: the patches break the format's limits (see the module doc).
     """
+    if codec not in CODECS:
+        raise ValueError(f"unknown ink codec {codec}")
     enc = Encoder()
     ps = _reading_order(patches)
-    _code(enc, ps, width, height, width * height)
+    _code(enc, ps, width, height, width * height, codec)
     data = enc.finish()
     if sum(p.mask.size for p in ps) > _max_area(len(data)):
         raise ValueError("ink patches over the format's limits (area per byte)")
     return data
 
 
-def decode_patches(data: bytes, width: int, height: int) -> list[InkPatch]:
+def decode_patches(data: bytes, width: int, height: int, codec: int = CODECS[-1]) -> list[InkPatch]:
     """Inverse of `encode_patches` (patches in reading order).
 
     Raises:
         BadStreamError: corrupted or truncated data.
+        ValueError: `codec` is not one of `CODECS`.
     """
+    if codec not in CODECS:
+        raise ValueError(f"unknown ink codec {codec}")
     try:
-        return _code(Decoder(data), None, width, height, _max_area(len(data)))
+        return _code(Decoder(data), None, width, height, _max_area(len(data)), codec)
     except BadStreamError:
         raise
     except (ValueError, IndexError, OverflowError) as exc:
@@ -325,5 +419,5 @@ def patch_mask(patches: Sequence[InkPatch], width: int, height: int) -> np.ndarr
     out = np.zeros((height, width), bool)
     for p in patches:
         x0, y0, x1, y1 = p.box
-        out[y0:y1, x0:x1] |= p.mask
+        out[y0:y1, x0:x1] |= p.alpha() > 0
     return out

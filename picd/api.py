@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image
 
 from layout.analyze import Analysis, LayoutConfig, build_layer
-from layout.ink import (InkPatch, decode_patches, find_patches, fit_patches, lost_ink, paint_patches,
-                        patch_mask)
+from layout.ink import CODECS as INK_CODECS
+from layout.ink import InkPatch, decode_patches, find_patches, fit_patches, lost_ink, paint_patches, patch_mask
 from layout.model import TextLayer
 from layout.textcoder import decode_layer, encode_layer
 from ocr.base import OcrEngine
@@ -42,8 +42,8 @@ DEFAULT_BPP = {ct.Mode.NATURAL: 0.05, ct.Mode.SCREEN: 0.02, ct.Mode.DOCUMENT: 0.
 MODES = ("auto", "screen", "document", "natural")
 #: Text codec id in the container (append-only).
 TEXT_CODEC_ID = 1
-#: Ink patch codec id in the container (append-only).
-INK_CODEC_ID = 1
+#: Ink patch codec id that encoders write (append-only; `layout.ink.CODECS` lists those read).
+INK_CODEC_ID = INK_CODECS[-1]
 #: Default share of the bytes the text layer leaves that ink patches may take (see `code`).
 INK_SHARE = 0.4
 #: A word not redrawn gets an ink patch only where the background coded without patches keeps
@@ -362,8 +362,8 @@ class Decoded:
     ink: tuple[InkPatch, ...] = ()
 
 
-def _check_codec(section: ct.Section, known: int, what: str) -> None:
-    if section.codec != known:
+def _check_codec(section: ct.Section, known: tuple[int, ...], what: str) -> None:
+    if section.codec not in known:
         from picd.errors import MissingModelError
 
         raise MissingModelError(f"{what} codec id {section.codec} is not known to this picd")
@@ -375,7 +375,7 @@ def decode_detailed(data: bytes, renderer: str = "paste") -> Decoded:
     c = ct.unpack(data)
     text = c.section(ct.Tag.TEXT)
     if text is not None:
-        _check_codec(text, TEXT_CODEC_ID, "text")
+        _check_codec(text, (TEXT_CODEC_ID,), "text")
         try:
             layer = decode_layer(text.payload, c.width, c.height)
         except PicdError:
@@ -391,8 +391,8 @@ def decode_detailed(data: bytes, renderer: str = "paste") -> Decoded:
     ink = c.section(ct.Tag.INK)
     patches: list[InkPatch] = []
     if ink is not None:
-        _check_codec(ink, INK_CODEC_ID, "ink")
-        patches = decode_patches(ink.payload, c.width, c.height)
+        _check_codec(ink, INK_CODECS, "ink")
+        patches = decode_patches(ink.payload, c.width, c.height, ink.codec)
     painted = paint_patches(background, patches) if patches else background
     image = get_renderer(renderer).render(painted, layer, int(c.mode))
     return Decoded(image, layer, background, c, tuple(patches))

@@ -171,17 +171,18 @@ def _read(path: Path) -> bytes:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(input, as_json):
     """Show what is inside a .picd file: size, bpp, bytes per section, text."""
+    from layout.ink import CODECS as INK_CODECS
     from layout.ink import decode_patches
     from layout.textcoder import decode_layer
     from picd import container as ct
-    from picd.api import INK_CODEC_ID, TEXT_CODEC_ID
+    from picd.api import TEXT_CODEC_ID
 
     data = _read(input)
     c = ct.unpack(data)
     text = c.section(ct.Tag.TEXT)
     layer = decode_layer(text.payload, c.width, c.height) if text and text.codec == TEXT_CODEC_ID else None
     ink = c.section(ct.Tag.INK)
-    patches = decode_patches(ink.payload, c.width, c.height) if ink and ink.codec == INK_CODEC_ID else []
+    patches = decode_patches(ink.payload, c.width, c.height, ink.codec) if ink and ink.codec in INK_CODECS else []
     d = {
         "file": str(input),
         "width": c.width,

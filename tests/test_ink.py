@@ -71,6 +71,43 @@ def test_find_patches_takes_the_ink_and_its_colour():
     assert (out[10:10 + h, 8:8 + w][m] == p.color).all() and (out[10:10 + h, 8:8 + w][~m] == 255).all()
 
 
+def test_large_text_is_kept_at_a_coarser_scale():
+    img = np.full((90, 320, 3), (250, 250, 250), np.uint8)
+    m = _glyph_mask("Settings", 44)
+    h, w = m.shape
+    img[20:20 + h, 12:12 + w][m] = (10, 10, 10)
+    word = OcrWord("Setlings", (10, 14, 14 + w, 26 + h), 0.9)  # box about 48 px tall
+    (p,) = find_patches(img, [word])
+    assert p.scale == 2 and p.mask.size * 4 <= (h + 2) * (w + 2)
+    x0, y0, x1, y1 = p.box
+    assert x0 <= 12 and y0 <= 20 and x1 >= 12 + w and y1 >= 20 + h  # covers all of the ink
+    full = np.zeros(img.shape[:2], bool)
+    full[20:20 + h, 12:12 + w] = m
+    got = np.zeros_like(full)
+    got[y0:y1, x0:x1] = p.alpha() >= 128
+    assert 2 * (got & full).sum() / (got.sum() + full.sum()) > 0.85  # the same shape, coarser
+    (q,) = find_patches(img, [word], line_height=0)  # 0: always full resolution
+    assert q.scale == 1 and np.array_equal(q.mask, m)
+    # cheaper to code, and it decodes to the same patch
+    assert len(encode_patches([p], 320, 90)) < 0.7 * len(encode_patches([q], 320, 90))
+    (back,) = decode_patches(encode_patches([p], 320, 90), 320, 90)
+    assert (back.x, back.y, back.scale, back.color) == (p.x, p.y, 2, p.color)
+    assert np.array_equal(back.mask, p.mask)
+    with pytest.raises(ValueError):  # codec 1 has no scales
+        encode_patches([p], 320, 90, codec=1)
+
+
+def test_scaled_patches_blend_in_integers():
+    p = InkPatch(1, 2, np.array([[1, 0], [0, 0]], bool), (0, 0, 0), 2)
+    a = p.alpha()
+    assert a.shape == (4, 4) and a.dtype == np.uint8
+    # bilinear with pixel centres aligned: full at the ink pixel's own quarter, fading outwards
+    assert a[0, 0] == 255 and a[1, 1] == 143 and a[3, 3] == 0 and a[1, 2] == 48
+    out = paint_patches(np.full((8, 8, 3), 200, np.uint8), [p])
+    assert out[2, 1, 0] == 0 and out[3, 2, 0] == (200 * 112 + 127) // 255 and out[7, 7, 0] == 200
+    assert InkPatch(0, 0, np.ones((1, 1), bool), (0, 0, 0)).alpha().tolist() == [[255]]
+
+
 def test_fit_patches_keeps_the_smallest_under_the_budget():
     ps = _patches()
     full = len(encode_patches(ps, 400, 200))
@@ -128,7 +165,7 @@ def test_cli_ink_share_default_is_the_api_default():
 
 
 def test_golden_bytes():
-    """The ink bitstream (codec id 1) is frozen: a change here needs a new codec id."""
+    """The ink bitstreams (codec ids 1 and 2) are frozen: a change here needs a new codec id."""
     import hashlib
 
     rng = np.random.default_rng(11)
@@ -140,9 +177,15 @@ def test_golden_bytes():
         m[h // 2, :] = rng.random(w) < 0.7
         ps.append(InkPatch(int(rng.integers(0, 200)), int(rng.integers(0, 80)), m,
                            (2, 130, 254) if i % 2 else (66, 6, 10)))
-    data = encode_patches(ps, 256, 100)
+    data = encode_patches(ps, 256, 100, codec=1)
     assert len(data) == 56
     assert hashlib.sha256(data).hexdigest() == "43b922b39067d959a3d54dca13e0024c0cd50cd7da1dec9bd8006f8f54a3d717"
+    back = decode_patches(data, 256, 100, codec=1)
+    assert [(p.y, p.x, p.scale) for p in back] == sorted((p.y, p.x, 1) for p in ps)
+    scaled = [InkPatch(p.x // 2, p.y // 2, p.mask, p.color, 1 + i % 2) for i, p in enumerate(ps)]
+    data = encode_patches(scaled, 256, 100)
+    assert len(data) == 56
+    assert hashlib.sha256(data).hexdigest() == "1650a01a984a9dfe14d9fda6cb84f81bc2c6c35306c5ffe0ce7ed3da0400dd50"
 
 
 def test_keep_writes_the_ink_patches(tmp_path):

@@ -61,3 +61,11 @@ def test_weight_zero_pixels_do_not_count():
     b = codec.decompress(codec.compress(img, 400), img.shape[1], img.shape[0])
     err = lambda x: ((x[:, 160:].astype(float) - img[:, 160:]) ** 2).mean()  # noqa: E731
     assert err(a) <= err(b) + 1e-6
+
+
+def test_full_size_is_tried_down_to_a_hundredth_of_a_bit_per_pixel():
+    # A mostly flat 3239x2159 screen at 0.02 bpp codes best at full size (its edges stay sharp):
+    # the factors tried start at 1 there, and coarser ones stay in the search.
+    scales = ClassicalBackgroundCodec._scales(3239, 2159, 17000)
+    assert scales[0] == 1 and 2 in scales and 4 in scales
+    assert ClassicalBackgroundCodec._scales(3239, 2159, 4000)[0] == 2  # 0.005 bpp: too few bits

@@ -71,6 +71,20 @@ def test_find_patches_takes_the_ink_and_its_colour():
     assert (out[10:10 + h, 8:8 + w][m] == p.color).all() and (out[10:10 + h, 8:8 + w][~m] == 255).all()
 
 
+def test_thin_anti_aliased_strokes_stay_whole():
+    from layout.ink import COVERAGE
+
+    bg, fg = np.array([240.0] * 3), np.array([30.0] * 3)
+    img = np.full((30, 60, 3), 240, np.uint8)
+    img[8:22, 10:13] = 30  # a solid stem
+    for x, cov in ((20, COVERAGE + 0.1), (24, COVERAGE - 0.1)):  # two faint one-pixel strokes
+        img[8:22, x] = np.round(bg + cov * (fg - bg)).astype(np.uint8)
+    img[8:22, 30:33] = 30
+    (p,) = find_patches(img, [OcrWord("l | l", (9, 7, 34, 23), 0.9)])
+    cols = p.mask.any(axis=0)
+    assert cols[20 - p.x] and not cols[24 - p.x]
+
+
 def test_large_text_is_kept_at_a_coarser_scale():
     img = np.full((90, 320, 3), (250, 250, 250), np.uint8)
     m = _glyph_mask("Settings", 44)
@@ -145,9 +159,11 @@ def test_rejected_word_keeps_its_ink_in_the_decoded_image():
     dec = api.decode_detailed(res.data)
     (p,) = dec.ink
     x0, y0, x1, y1 = p.box
-    ink = img[y0:y1, x0:x1][p.mask].astype(int)
-    got = dec.image[y0:y1, x0:x1][p.mask].astype(int)
-    assert np.abs(got - ink).mean() < 30  # the original's dark ink, not a blur of it
+    orig = img[y0:y1, x0:x1].astype(int)
+    core = p.mask & (orig.sum(axis=2) < 3 * 128)  # the original's ink proper, not its fringe
+    got = dec.image[y0:y1, x0:x1].astype(int)
+    assert np.abs(got[p.mask] - p.color).max() <= 1  # painted in one colour, not a blur of it
+    assert np.abs(orig[core] - p.color).mean() < 30  # the original's dark ink colour
     none = api.code(a, bpp=0.03, ink_share=0)
     assert none.ink_patches == 0 and ct.unpack(none.data).section(ct.Tag.INK) is None
     # with bytes enough, the background alone keeps the word: no patch, every byte to it

@@ -6,8 +6,8 @@ patch keeps its shape instead: inside the word's box, the pixels whose observed 
 projection onto the background-to-text colour axis) is above `COVERAGE` form a bilevel mask,
 painted in one colour over the decoded background. `COVERAGE` is a quarter, not a half: thin
 anti-aliased strokes then stay whole instead of breaking up, and OCR reads more patched words
-(on 8 patch-heavy screenshots at 0.02 bpp: 62% of them against 56% at one half and 61% at 0.35;
-0.15 merges letters and reads worse, 55%). Nothing is substituted: the mask *is* the original's ink, thresholded, so
+(`bench/word_recall.py` on 8 patch-heavy screenshots at 0.02 bpp: 62.7% of them against 56.3% at
+one half; in a sweep 0.35 was between the two and 0.15 worse than one half, letters merging). Nothing is substituted: the mask *is* the original's ink, thresholded, so
 a patch can never show a crisp word that differs from the original (only a coarser one).
 
 Large text (a word whose box is at least ``2 * line_height`` pixels tall, e.g. on a 2x "retina"

@@ -49,9 +49,10 @@ from making the decoder work through a huge area.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 
@@ -60,7 +61,9 @@ from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decod
 from picd.errors import BadStreamError
 
 __all__ = ["InkPatch", "find_patches", "fit_patches", "encode_patches", "decode_patches",
-           "paint_patches", "patch_mask", "lost_ink", "CODECS"]
+           "paint_patches", "patch_mask", "lost_ink", "count_patches", "CODECS"]
+
+_T = TypeVar("_T")
 
 _COUNT_LIMIT = 1023  # changing it changes the bitstream
 _MTF = 8
@@ -155,12 +158,12 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
             continue
         r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         scale = min(_MAX_SCALE, (by1 - by0) // line_height) if line_height > 0 else 1
+        color = _quantise(fg)
         patch = None
         if scale > 1:
-            patch = _coarse(img, bg, fg, (x0 + c0, y0 + r0, x0 + c1, y0 + r1), scale, _quantise(fg))
+            patch = _coarse(img, bg, fg, (x0 + c0, y0 + r0, x0 + c1, y0 + r1), scale, color)
         if patch is None:
-            mask = np.ascontiguousarray(ink[r0:r1, c0:c1])
-            patch = InkPatch(x0 + c0, y0 + r0, mask, _quantise(fg))
+            patch = InkPatch(x0 + c0, y0 + r0, np.ascontiguousarray(ink[r0:r1, c0:c1]), color)
         out.append(patch)
     return out
 
@@ -177,7 +180,7 @@ def _coarse(img: np.ndarray, bg: np.ndarray, fg: np.ndarray, box: tuple[int, int
     x, y = min(bx0, W - w * s), min(by0, H - h * s)
     if x < 0 or y < 0:
         return None
-    cov = np.clip(ink_coverage(img[y:y + h * s, x:x + w * s], bg, fg), 0.0, 1.0)
+    cov = ink_coverage(img[y:y + h * s, x:x + w * s], bg, fg)
     keep = np.zeros(cov.shape, bool)  # only the word's own ink, not a neighbour's in the grid
     keep[by0 - y:by1 - y, bx0 - x:bx1 - x] = True
     cov = np.where(keep, cov, 0.0)
@@ -301,13 +304,37 @@ def _max_area(n_bytes: int) -> int:
     return _PX_PER_BYTE * n_bytes + 4096
 
 
+def _count(coder: Coder, n: int | None = None) -> int:
+    """The number of patches: the section's first field."""
+    return AdaptiveInt(signed=False).code(coder, n)
+
+
+def count_patches(data: bytes) -> int:
+    """How many patches an ink section (any of `CODECS`) holds, read from its first field only
+    (the masks are not decoded; a corrupted section may give a wrong count).
+
+    Raises:
+        BadStreamError: not even the count can be read.
+    """
+    return _read(data, _count)
+
+
+def _read(data: bytes, read: Callable[[Decoder], _T]) -> _T:
+    """``read(Decoder(data))``, any failure of a corrupted section as `BadStreamError`."""
+    try:
+        return read(Decoder(data))
+    except BadStreamError:
+        raise
+    except (ValueError, IndexError, OverflowError) as exc:
+        raise BadStreamError(f"corrupted ink section ({exc.__class__.__name__})") from None
+
+
 def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
           max_area: int, codec: int = CODECS[-1]) -> list[InkPatch]:
-    n_model = AdaptiveInt(signed=False)
     dy_m, dx_m, dh_m, w_m = AdaptiveInt(), AdaptiveInt(), AdaptiveInt(), AdaptiveInt(signed=False)
     scale_m = AdaptiveCategorical(_MAX_SCALE)
     col_m = AdaptiveCategorical(_MTF + 1)
-    n = n_model.code(coder, None if patches is None else len(patches))
+    n = _count(coder, None if patches is None else len(patches))
     if n > _MAX_PATCHES or n > width * height:
         raise _limit(coder, "too many patches")
     recent: list[tuple[int, int, int]] = []
@@ -383,12 +410,7 @@ def decode_patches(data: bytes, width: int, height: int, codec: int = CODECS[-1]
     """
     if codec not in CODECS:
         raise ValueError(f"unknown ink codec {codec}")
-    try:
-        return _code(Decoder(data), None, width, height, _max_area(len(data)), codec)
-    except BadStreamError:
-        raise
-    except (ValueError, IndexError, OverflowError) as exc:
-        raise BadStreamError(f"corrupted ink section ({exc.__class__.__name__})") from None
+    return _read(data, lambda dec: _code(dec, None, width, height, _max_area(len(data)), codec))
 
 
 def fit_patches(patches: Sequence[InkPatch], width: int, height: int,

@@ -172,7 +172,7 @@ def _read(path: Path) -> bytes:
 def info(input, as_json):
     """Show what is inside a .picd file: size, bpp, bytes per section, text."""
     from layout.ink import CODECS as INK_CODECS
-    from layout.ink import decode_patches
+    from layout.ink import count_patches
     from layout.textcoder import decode_layer
     from picd import container as ct
     from picd.api import TEXT_CODEC_ID
@@ -182,7 +182,7 @@ def info(input, as_json):
     text = c.section(ct.Tag.TEXT)
     layer = decode_layer(text.payload, c.width, c.height) if text and text.codec == TEXT_CODEC_ID else None
     ink = c.section(ct.Tag.INK)
-    patches = decode_patches(ink.payload, c.width, c.height, ink.codec) if ink and ink.codec in INK_CODECS else []
+    n_patches = count_patches(ink.payload) if ink and ink.codec in INK_CODECS else 0
     d = {
         "file": str(input),
         "width": c.width,
@@ -199,7 +199,7 @@ def info(input, as_json):
         "lines": len(layer.lines) if layer else 0,
         "words": layer.n_words if layer else 0,
         "characters": layer.n_chars if layer else 0,
-        "ink_patches": len(patches),
+        "ink_patches": n_patches,
     }
     if as_json:
         click.echo(json.dumps(d, indent=2))

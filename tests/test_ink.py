@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from layout.ink import InkPatch, decode_patches, encode_patches, find_patches, fit_patches, paint_patches
+from layout.ink import (InkPatch, count_patches, decode_patches, encode_patches, find_patches, fit_patches,
+                        paint_patches)
 from ocr.base import GivenLinesEngine, OcrLine, OcrWord
 from picd import api
 from picd import container as ct
@@ -41,6 +42,7 @@ def test_patches_round_trip_exactly():
     want = sorted(ps, key=lambda p: (p.y, p.x))
     assert [(p.x, p.y, p.color) for p in back] == [(p.x, p.y, p.color) for p in want]
     assert all(np.array_equal(a.mask, b.mask) for a, b in zip(back, want))
+    assert count_patches(data) == len(ps) and count_patches(encode_patches([], 10, 10)) == 0
     # the context model pays for itself: glyphs cost well under one bit per pixel, even cold
     glyphs = ps[:-1]
     assert len(encode_patches(glyphs, 400, 200)) * 8 < 0.6 * sum(p.mask.size for p in glyphs)

@@ -29,6 +29,12 @@ original one, so every letter/digit is also compared in context with all 62 alte
 (neighbours drawn too, +-1 px): if a non-look-alike glyph fits the original clearly better
 (``alt_margin``), the word is rejected as misread. A missing or extra character shows as a
 horizontal scale off the line's median (``max_stretch_dev``).
+
+Exact text layers (a PDF's words, which come with style hints) skip both of those checks: their
+characters are known, and where the PDF's face differs from ours the checks reject good words
+(a Century Gothic 'r' fits our 'm' better than our 'r'). Score floor (``verify_threshold_exact``)
+and line drop still apply: they catch hidden text and broken character maps that change a word's
+shape; a broken map that swaps one character for a similar-looking one would get through.
 """
 
 from __future__ import annotations
@@ -82,7 +88,8 @@ class LayoutConfig:
             go to a layer line of their own baseline.
         alt_margin: a word is rejected as misread when, in some character's cell, another letter
             or digit (not a look-alike) matches the original pixels better by more than this
-            soft-Dice margin.
+            soft-Dice margin. Not applied to exact text layers (module doc), nor is
+            ``max_stretch_dev``.
         color_split: consecutive words of one OCR line whose text colours differ by more than
             this RGB distance go to separate layer lines.
         fit_words: at most this many words (the longest) of a line are used to choose its font,
@@ -642,14 +649,13 @@ def _drift(o: _Obs, style: Style, baseline: int, limit: int) -> int:
 
 
 def _verify_drift(o: _Obs, style: Style, x: int, width: int, baseline: int,
-                  cfg: LayoutConfig) -> tuple[float, int, str | None, int]:
+                  cfg: LayoutConfig, alt_margin: float | None) -> tuple[float, int, str | None, int]:
     """`_verify_word` on the run's baseline and, where the word's ink says it sits higher or
     lower, there too: the better of the two, with its vertical offset."""
-    score, dx, misread = _verify_word(o, style, x, width, baseline, cfg.max_shift, cfg.alt_margin)
+    score, dx, misread = _verify_word(o, style, x, width, baseline, cfg.max_shift, alt_margin)
     dy = _drift(o, style, baseline, min(cfg.max_drift, max(1, style.size // 4)))
     if dy:
-        s2, dx2, m2 = _verify_word(o, style, x, width, baseline + dy, cfg.max_shift,
-                                   cfg.alt_margin)
+        s2, dx2, m2 = _verify_word(o, style, x, width, baseline + dy, cfg.max_shift, alt_margin)
         if s2 > score:
             return s2, dx2, m2, dy
     return score, dx, misread, 0
@@ -843,8 +849,12 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 continue
             style, base = prev = chosen
             fits = [_fit_x(o, style.font, style.size) for o in run]
+            # An exact text layer's characters are known: the checks for misreadings (a wrong,
+            # missing or extra character) would only reject words where our face differs from
+            # the PDF's own; its words need only be visible where the layer says they are.
+            exact = all(_has_hints(o.word) for o in run)
             ks = [fx[2] for fx, o in zip(fits, run) if fx is not None and len(o.text) > 1]
-            k_line = float(np.median(ks)) if len(ks) >= 3 else None
+            k_line = float(np.median(ks)) if len(ks) >= 3 and not exact else None
             checked = []
             for o, fx in zip(run, fits):
                 if fx is None:
@@ -858,10 +868,10 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 if k_line is not None and abs(k / k_line - 1.0) > cfg.max_stretch_dev + px:
                     rejected.append((o.word, nan, f"stretch {k:.2f} vs line {k_line:.2f}"))
                     continue
-                score, dx, misread, dy = _verify_drift(o, style, x, width, base, cfg)
+                score, dx, misread, dy = _verify_drift(o, style, x, width, base, cfg,
+                                                       None if exact else cfg.alt_margin)
                 checked.append((o, x + dx, width, score, misread, dy))
             scores = [c[3] for c in checked if len(c[0].text) > 1]
-            exact = all(_has_hints(c[0].word) for c in checked)
             floor = cfg.verify_threshold_exact if exact else cfg.verify_threshold
             if len(scores) >= 3:
                 floor = max(floor, float(np.median(scores)) - cfg.line_drop)

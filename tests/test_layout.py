@@ -228,6 +228,30 @@ def test_pdf_hints_are_used_and_verified():
     assert "Exakt" in [w.text for w, _, _ in build_layer(img, wrong).rejected]
 
 
+def test_exact_text_in_a_face_we_do_not_ship_is_redrawn():
+    """A PDF's characters are known: where our face differs from the PDF's own (here Computer
+    Modern Sans, which matplotlib ships but the font table does not), no word is rejected as a
+    misreading; planted wrong characters still are, by the line's score (previous test)."""
+    import os
+
+    import matplotlib
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data",
+                                           "fonts", "ttf", "cmss10.ttf"), 15)
+    img = Image.new("RGB", (520, 50), "white")
+    draw = ImageDraw.Draw(img)
+    words, cx = [], 8
+    for t in "Every worker reads the summary before arriving at work".split():
+        draw.text((cx, 30), t, font=font, fill=(0, 0, 0), anchor="ls")
+        l, top, r, b = font.getbbox(t, anchor="ls")
+        words.append(OcrWord(t, (cx + l, 30 + top, cx + r, 30 + b), 1.0, font="CMSS10", size=15.0,
+                             color=(0, 0, 0), bold=False, baseline=30.0))
+        cx = int(round(cx + font.getlength(t + " ")))
+    a = build_layer(np.asarray(img), [OcrLine(tuple(words))])
+    assert a.rejected == [] and a.layer.n_words == len(words)
+
+
 def test_layer_is_plain_ints_and_threshold_is_configurable():
     img, lines = make_page([("Hello world", ARIMO, 16, (0, 0, 0), 10, 35)])
     a = build_layer(img, lines)

@@ -200,6 +200,17 @@ def ink_coverage(pixels: np.ndarray, bg: np.ndarray, fg: np.ndarray) -> np.ndarr
     return np.clip(((pixels - bg) @ v) / float(v @ v), 0.0, 1.0).astype(np.float32)
 
 
+def _drop_rules(alpha: np.ndarray, h: int) -> None:
+    """Clears, in place, the rows and columns of a word's window that are inked from end to end:
+    rules, underlines and table borders that run through or past the word (no glyph reaches
+    across the whole window, which extends past the word's box on every side). Rows only where
+    the window is at least twice as wide as the word is tall, so that a lone dash stays ink."""
+    inked = alpha >= 0.25
+    if alpha.shape[1] >= 2 * h:
+        alpha[inked.mean(axis=1) >= 0.97] = 0.0
+    alpha[:, inked.mean(axis=0) >= 0.97] = 0.0
+
+
 def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     """Colours, coverage and ink box of one word in `box`; or a rejection reason."""
     H, W = img.shape[:2]
@@ -215,6 +226,7 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     mx, my = 2 + cfg.max_shift, max(2, h // 4)
     wx0, wy0, wx1, wy1 = max(0, x0 - mx), max(0, y0 - my), min(W, x1 + mx), min(H, y1 + my)
     alpha = ink_coverage(img[wy0:wy1, wx0:wx1], bg, fg)
+    _drop_rules(alpha, h)
     # Ink box inside the OCR box (one pixel of slack).
     bx0, by0 = max(0, x0 - 1 - wx0), max(0, y0 - 1 - wy0)
     inside = alpha[by0:y1 + 1 - wy0, bx0:x1 + 1 - wx0] > 0.5

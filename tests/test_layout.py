@@ -252,6 +252,23 @@ def test_exact_text_in_a_face_we_do_not_ship_is_redrawn():
     assert a.rejected == [] and a.layer.n_words == len(words)
 
 
+@pytest.mark.parametrize("hints", [False, True])
+def test_words_in_a_bordered_table_cell_are_redrawn(hints):
+    """A table's borders run through the word boxes (a PDF's glyph boxes reach from ascender to
+    descender, and cells are tight): they are not the word's ink, and must not fail it."""
+    img, lines = make_page([("Maxim Integrated Product", ARIMO, 15, (0, 0, 0), 12, 32)],
+                           size=(300, 50), hints=hints)
+    img = img.copy()
+    top = min(w.box[1] for w in lines[0].words)
+    bottom = max(w.box[3] for w in lines[0].words)
+    img[top - 1, :] = img[bottom, :] = (60, 60, 60)  # the cell's top and bottom borders
+    img[:, 6] = img[:, 290] = (60, 60, 60)  # and its sides
+    a = build_layer(img, lines)
+    assert a.rejected == [] and a.layer.n_words == 3
+    # the border stays in the background (but for the mask's one-pixel fringe under descenders)
+    assert a.text_mask[bottom, 12:240].mean() < 0.3
+
+
 def test_layer_is_plain_ints_and_threshold_is_configurable():
     img, lines = make_page([("Hello world", ARIMO, 16, (0, 0, 0), 10, 35)])
     a = build_layer(img, lines)

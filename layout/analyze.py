@@ -5,7 +5,8 @@ Data flow for each OCR line::
     words -> per-word colours (background bg, text fg) and observed coverage alpha
           -> runs of words sharing one colour/style (an OCR line may be split)
           -> per run: font, em size and baseline fitted by rendering candidates
-          -> per word: x and width fitted to the word's ink
+          -> per word: x and width fitted to the word's ink (or the pen span an exact text layer
+             gives)
           -> verification: the word drawn exactly as the decoder will draw it vs the original
           -> accepted words go into the layer and the text mask; the rest stay in the background
 
@@ -462,6 +463,26 @@ def _fit_x(o: _Obs, font: int, size: int) -> tuple[int, int, float] | None:
     return x, width, k
 
 
+def _pen_x(o: _Obs, font: int, size: int) -> tuple[int, int, float] | None:
+    """Like `_fit_x` for a word whose pen span the source gives (an exact text layer,
+    `ocr.base.OcrWord.pen`; its box is then the glyphs' own ink box): x and width are that span,
+    so that our face, stretched to it, keeps the PDF's own word spacing (fitting our ink to the
+    observed ink, a pixel off at either end on small text, can close a gap of two or three
+    pixels, and OCR then reads two words as one). Where our face's ink, so stretched, would
+    reach out of the word's ink box (our side bearings are narrower), it is fitted into the box
+    instead, centred: redrawn words never grow into the gaps between them."""
+    m = _ink_metrics(o.text, font, size)
+    if m is None or m.right <= m.left or m.advance <= 0 or o.word.pen is None:
+        return None
+    p0, p1 = o.word.pen
+    b0, _, b1, _ = o.word.box
+    k_pen, k_ink = (p1 - p0) / m.advance, (b1 - b0) / (m.right - m.left)
+    if k_pen <= k_ink:
+        return int(round(p0)), max(1, int(round(p1 - p0))), k_pen
+    x = int(round((b0 + b1) / 2 - (m.left + m.right) / 2 * k_ink))
+    return x, max(1, int(round(m.advance * k_ink))), k_ink
+
+
 def _blur(a: np.ndarray) -> np.ndarray:
     return cv2.sepFilter2D(a, -1, _K, _K, borderType=cv2.BORDER_CONSTANT)
 
@@ -860,7 +881,8 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 rejected += [(o.word, nan, "no font covers the text") for o in run]
                 continue
             style, base = prev = chosen
-            fits = [_fit_x(o, style.font, style.size) for o in run]
+            fits = [_pen_x(o, style.font, style.size) if o.word.pen is not None and o.box == tuple(o.word.box)
+                    else _fit_x(o, style.font, style.size) for o in run]
             # An exact text layer's characters are known: the checks for misreadings (a wrong,
             # missing or extra character) would only reject words where our face differs from
             # the PDF's own; its words need only be visible where the layer says they are.

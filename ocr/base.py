@@ -28,6 +28,8 @@ class OcrWord:
         color: text colour (PDF engine), else None.
         bold, italic, mono: style flags where the source knows them (PDF engine).
         baseline: y of the baseline in pixels where the source knows it, else None.
+        pen: ``(start, end)`` x of the pen in pixels where the source knows it (PDF engine: the
+            first character's origin and the origin of the space after the word), else None.
     """
 
     text: str
@@ -40,6 +42,7 @@ class OcrWord:
     italic: bool = False
     mono: bool = False
     baseline: float | None = None
+    pen: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -136,12 +136,12 @@ def _clean_char(c: str) -> str:
 
 
 class _Char:
-    __slots__ = ("text", "x0", "y0", "x1", "y1", "origin_y", "span")
+    __slots__ = ("text", "x0", "y0", "x1", "y1", "origin_x", "origin_y", "span")
 
-    def __init__(self, text, rect, origin_y, span):
+    def __init__(self, text, rect, origin, span):
         self.text = text
         self.x0, self.y0, self.x1, self.y1 = rect.x0, rect.y0, rect.x1, rect.y1
-        self.origin_y = origin_y
+        self.origin_x, self.origin_y = origin.x, origin.y
         self.span = span
 
 
@@ -166,43 +166,46 @@ def _text_lines(raw: dict, to_pixels: pymupdf.Matrix, width: int, height: int) -
 
 
 def _line_words(line: dict, to_pixels: pymupdf.Matrix, width: int, height: int) -> list[OcrWord]:
-    chars: list[_Char | None] = []  # None marks a word break
+    # A word break is a float (the origin of the space that ends the word: where its pen stops)
+    # or None (a hidden span: unknown).
+    chars: list[_Char | float | None] = []
     for span in line.get("spans", ()):
         if _is_hidden(span):
             chars.append(None)
             continue
         for ch in span.get("chars", ()):
             text = _clean_char(ch["c"])
+            origin = pymupdf.Point(ch["origin"]) * to_pixels
             if text == " ":
-                chars.append(None)
+                chars.append(float(origin.x))
             elif text:
                 rect = pymupdf.Rect(ch["bbox"]) * to_pixels
-                origin = pymupdf.Point(ch["origin"]) * to_pixels
                 if rect.is_empty:  # some glyphs have no ink box: use the advance along the baseline
                     rect = pymupdf.Rect(rect.x0, origin.y - 1, max(rect.x1, rect.x0 + 1), origin.y)
-                chars.append(_Char(text, rect, origin.y, span))
+                chars.append(_Char(text, rect, origin, span))
     scale = float(np.hypot(to_pixels.a, to_pixels.b))  # pixels per point
-    words: list[list[_Char]] = []
+    words: list[tuple[list[_Char], float | None]] = []  # characters, where the pen stops
     current: list[_Char] = []
     for ch in chars:
-        if ch is None:
+        if not isinstance(ch, _Char):
             if current:
-                words.append(current)
+                words.append((current, ch))
             current = []
             continue
         if current:
             prev = current[-1]
             em = max(prev.span["size"], ch.span["size"]) * scale
             if ch.x0 - prev.x1 > _WORD_GAP_EM * em:
-                words.append(current)
+                words.append((current, None))
                 current = []
         current.append(ch)
     if current:
-        words.append(current)
-    return [w for w in (_make_word(cs, scale, width, height) for cs in words) if w is not None]
+        words.append((current, None))
+    return [w for w in (_make_word(cs, end, scale, width, height) for cs, end in words) if w is not None]
 
 
-def _make_word(chars: list[_Char], scale: float, width: int, height: int) -> OcrWord | None:
+def _make_word(chars: list[_Char], end: float | None, scale: float, width: int,
+               height: int) -> OcrWord | None:
     text = unicodedata.normalize("NFC", "".join(c.text for c in chars))
     x0 = max(0, int(np.floor(min(c.x0 for c in chars))))
     y0 = max(0, int(np.floor(min(c.y0 for c in chars))))
@@ -226,4 +229,5 @@ def _make_word(chars: list[_Char], scale: float, width: int, height: int) -> Ocr
         italic=bool(flags & pymupdf.TEXT_FONT_ITALIC),
         mono=bool(flags & pymupdf.TEXT_FONT_MONOSPACED),
         baseline=float(np.median([c.origin_y for c in chars])),
+        pen=(float(chars[0].origin_x), end) if end is not None and end > chars[0].origin_x else None,
     )

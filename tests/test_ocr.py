@@ -193,6 +193,23 @@ def test_pdf_text_layer_matches_rendered_ink(tmp_path):
     assert not (ink & ~covered).any()
 
 
+def test_pdf_words_know_where_the_pen_starts_and_stops(tmp_path):
+    """A word's pen span: from its first character's origin to the origin of the space after it
+    (Helvetica's advances: the text's length as PyMuPDF measures it); unknown after the line's
+    last word, which no space ends."""
+    path = _make_pdf(tmp_path / "a.pdf")
+    _, lines = render_page(path, 0, 144)
+    hello, exact, world = lines[0].words
+    scale = 2.0  # pixels per point at 144 dpi
+    assert hello.pen == pytest.approx((30 * scale, 30 * scale + pymupdf.get_text_length(
+        "Hello ", fontsize=18) * scale - pymupdf.get_text_length(" ", fontsize=18) * scale), abs=0.05)
+    assert exact.pen[0] == pytest.approx(30 * scale + pymupdf.get_text_length("Hello ", fontsize=18) * scale,
+                                         abs=0.05)
+    assert world.pen is None and lines[1].words[-1].pen is None
+    # the ink lies inside the pen span, as Helvetica's side bearings keep it
+    assert hello.pen[0] <= hello.box[0] + 1 and hello.box[2] <= hello.pen[1] + 1
+
+
 @pytest.mark.parametrize("rotation", [90, 270])
 def test_pdf_boxes_follow_rotation_and_cropbox(tmp_path, rotation):
     path = _make_pdf(tmp_path / "r.pdf", rotation=rotation, cropbox=(10, 20, 300, 190))

@@ -107,10 +107,12 @@ def main(argv=None) -> int:
     ap.add_argument("--f1", action="store_true", help="also encode/decode and measure word F1")
     ap.add_argument("--bpp", type=float, default=0.02)
     ap.add_argument("--files", nargs="*", type=Path)
+    ap.add_argument("--alt-margin", type=float, default=None,
+                    help="LayoutConfig.alt_margin to measure (default: the configured one)")
     args = ap.parse_args(argv)
 
     files = args.files or split_files(args.split, args.every)
-    cfg = LayoutConfig()
+    cfg = LayoutConfig() if args.alt_margin is None else LayoutConfig(alt_margin=args.alt_margin)
     tot = dict(words=0, acc=0, planted=0, caught=0, t=0.0)
     f1s = []
     print(f"{'file':<40} {'acc':>9} {'rate':>5} {'plant':>7} {'rej':>5} {'lay s':>6} {'F1':>6}")

@@ -24,6 +24,8 @@ for p in (ROOT, ROOT / "bench"):  # run as a script from anywhere
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+import wrong_words as ww  # noqa: E402
+
 
 def _reason(why: str) -> str:
     if why.startswith("stretch"):
@@ -35,7 +37,6 @@ def measure(kind: str, img: str, truth: str, cache: str) -> list[tuple[str, bool
     """``(reason, right)`` for every OCR word of one image."""
     import numpy as np
 
-    import wrong_words as ww
     from layout.analyze import build_layer
     from picd.bench import ocr_lines_cached
     from picd.imageio import load_input
@@ -44,23 +45,9 @@ def measure(kind: str, img: str, truth: str, cache: str) -> list[tuple[str, bool
     lines, _ = ocr_lines_cached(page.image, Path(cache))
     a = build_layer(np.asarray(page.image)[:, :, :3], lines)
     reasons = {id(w): _reason(why) for w, _, why in a.rejected}
-    text = Path(truth).read_text(encoding="utf-8", errors="replace")
-    if kind == "scan":
-        parser = ww._Hocr()
-        parser.feed(text)
-        boxes = parser.words
-
-        def right(w) -> bool:
-            near = [t for t, b in boxes if ww._overlap(w.box, b) > 0.2 or ww._overlap(b, w.box) > 0.2]
-            return ww._loose(w.text) in {ww._loose(t) for t in near}
-    else:
-        parser = ww._Visible()
-        parser.feed(text)
-        vocab = {ww._loose(t) for t in " ".join(parser.parts).split()}
-
-        def right(w) -> bool:
-            return ww._loose(w.text) in vocab
-    return [(reasons.get(id(w), "accepted"), right(w)) for line in lines for w in line.words]
+    sets = ww.truth_sets(kind, Path(truth))
+    return [(reasons.get(id(w), "accepted"), ww._loose(w.text) in sets(w.box)[1])
+            for line in lines for w in line.words]
 
 
 def main() -> None:
@@ -69,15 +56,8 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("out/misread-ocr-cache"))
     ap.add_argument("-j", "--jobs", type=int, default=1)
     args = ap.parse_args()
-    jobs = []
-    for img in sorted((args.data / "documents").glob("scan_*")):
-        gt = args.data / "documents" / "groundtruth" / (img.stem.removeprefix("scan_") + ".truth.hocr")
-        if gt.is_file():
-            jobs.append(("scan", str(img), str(gt), str(args.cache)))
-    for img in sorted((args.data / "screen").glob("design2code_*")):
-        gt = args.data / "screen" / "groundtruth" / (img.stem + ".html")
-        if gt.is_file():
-            jobs.append(("page", str(img), str(gt), str(args.cache)))
+    scans, pages = ww.truth_files(args.data)
+    jobs = [(kind, str(img), str(gt), str(args.cache)) for kind, img, gt in scans + pages]
     with Pool(max(1, args.jobs)) as pool:
         results = pool.starmap(measure, jobs)
     for kind in ("scan", "page"):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import unicodedata
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -97,29 +98,46 @@ def _overlap(a, b) -> float:
     return ix * iy / area
 
 
-def check_scan(img: Path, hocr: Path) -> tuple[int, list[str], list[str]]:
-    p = _Hocr()
-    p.feed(hocr.read_text(encoding="utf-8", errors="replace"))
-    truth = p.words
+def truth_files(data: Path) -> tuple[list, list]:
+    """``(kind, image, truth)`` of every image with ground truth: scans (``documents/scan_*``
+    with ``groundtruth/<name>.truth.hocr``) and Design2Code pages (``screen/design2code_*`` with
+    ``groundtruth/<name>.html``)."""
+    scans = []
+    for img in sorted((data / "documents").glob("scan_*")):
+        gt = data / "documents/groundtruth" / (img.stem.removeprefix("scan_") + ".truth.hocr")
+        if gt.is_file():
+            scans.append(("scan", img, gt))
+    pages = [("page", img, data / "screen/groundtruth" / (img.stem + ".html"))
+             for img in sorted((data / "screen").glob("design2code_*"))
+             if (data / "screen/groundtruth" / (img.stem + ".html")).is_file()]
+    return scans, pages
+
+
+def truth_sets(kind: str, truth: Path) -> Callable[[tuple], tuple[set, set]]:
+    """For a word's box, the truth words it may be (strict and loose forms): on a scan those
+    whose boxes overlap it, on a page every visible word of the HTML."""
+    text = truth.read_text(encoding="utf-8", errors="replace")
+    if kind == "scan":
+        p = _Hocr()
+        p.feed(text)
+
+        def near(box: tuple) -> tuple[set, set]:
+            ws = [t for t, b in p.words if _overlap(box, b) > 0.2 or _overlap(b, box) > 0.2]
+            return {_strict(t) for t in ws}, {_loose(t) for t in ws}
+        return near
+    v = _Visible()
+    v.feed(text)
+    words = " ".join(v.parts).split()
+    sets = {_strict(w) for w in words}, {_loose(w) for w in words}
+    return lambda box: sets
+
+
+def check(kind: str, img: Path, truth: Path) -> tuple[int, list[str], list[str]]:
+    sets = truth_sets(kind, truth)
     n, strict, loose = 0, [], []
     for text, box in _redrawn(img):
         n += 1
-        near = [t for t, b in truth if _overlap(box, b) > 0.2 or _overlap(b, box) > 0.2]
-        if _strict(text) not in {_strict(t) for t in near}:
-            strict.append(text)
-            if _loose(text) not in {_loose(t) for t in near}:
-                loose.append(text)
-    return n, strict, loose
-
-
-def check_page(img: Path, html: Path) -> tuple[int, list[str], list[str]]:
-    p = _Visible()
-    p.feed(html.read_text(encoding="utf-8", errors="replace"))
-    words = " ".join(p.parts).split()
-    vs, vl = {_strict(w) for w in words}, {_loose(w) for w in words}
-    n, strict, loose = 0, [], []
-    for text, _ in _redrawn(img):
-        n += 1
+        vs, vl = sets(box)
         if _strict(text) not in vs:
             strict.append(text)
             if _loose(text) not in vl:
@@ -132,22 +150,13 @@ def main() -> None:
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per group")
     args = ap.parse_args()
-    data = Path(args.data)
-    jobs = []
-    for img in sorted((data / "documents").glob("scan_*")):
-        gt = data / "documents/groundtruth" / (img.stem.removeprefix("scan_") + ".truth.hocr")
-        if gt.is_file():
-            jobs.append(("scan", img, gt))
-    scans = [j for j in jobs]
-    pages = [("page", img, data / "screen/groundtruth" / (img.stem + ".html"))
-             for img in sorted((data / "screen").glob("design2code_*"))
-             if (data / "screen/groundtruth" / (img.stem + ".html")).is_file()]
+    scans, pages = truth_files(Path(args.data))
     if args.limit:
         scans, pages = scans[: args.limit], pages[: args.limit]
     tot = {"scan": [0, 0, 0], "page": [0, 0, 0]}
     print(f"{'file':<36} {'redrawn':>7} {'strict':>6} {'loose':>5}  wrong (loose)")
     for kind, img, gt in scans + pages:
-        n, strict, loose = (check_scan if kind == "scan" else check_page)(img, gt)
+        n, strict, loose = check(kind, img, gt)
         t = tot[kind]
         t[0] += n
         t[1] += len(strict)

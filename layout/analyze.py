@@ -470,9 +470,12 @@ def _pen_x(o: _Obs, font: int, size: int) -> tuple[int, int, float] | None:
     observed ink, a pixel off at either end on small text, can close a gap of two or three
     pixels, and OCR then reads two words as one). Where our face's ink, so stretched, would
     reach out of the word's ink box (our side bearings are narrower), it is fitted into the box
-    instead, centred: redrawn words never grow into the gaps between them."""
+    instead, centred: redrawn words never grow into the gaps between them. None for other
+    words, and for the parts of a word `_split_trailing` cut (the span is the whole word's)."""
+    if o.word.pen is None or o.box != tuple(o.word.box):
+        return None
     m = _ink_metrics(o.text, font, size)
-    if m is None or m.right <= m.left or m.advance <= 0 or o.word.pen is None:
+    if m is None or m.right <= m.left or m.advance <= 0:
         return None
     p0, p1 = o.word.pen
     b0, _, b1, _ = o.word.box
@@ -881,8 +884,7 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 rejected += [(o.word, nan, "no font covers the text") for o in run]
                 continue
             style, base = prev = chosen
-            fits = [_pen_x(o, style.font, style.size) if o.word.pen is not None and o.box == tuple(o.word.box)
-                    else _fit_x(o, style.font, style.size) for o in run]
+            fits = [_pen_x(o, style.font, style.size) or _fit_x(o, style.font, style.size) for o in run]
             # An exact text layer's characters are known: the checks for misreadings (a wrong,
             # missing or extra character) would only reject words where our face differs from
             # the PDF's own; its words need only be visible where the layer says they are.

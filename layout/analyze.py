@@ -50,7 +50,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from layout.fonts import FONTS, covers, font_available, load_font
+from layout.fonts import FONTS, covers, font_available, load_font, style_twin
 from layout.model import Line, Style, TextLayer, Word
 from layout.raster import natural_alpha, word_alpha
 from ocr.base import OcrLine, OcrWord
@@ -763,9 +763,7 @@ class _PageFonts:
         top = sorted(self.total, key=lambda f: -self.total[f])[: self.cfg.page_fonts]
         keep = set(top)
         for f in top:  # bold/regular twin of each best face
-            s = FONTS[f]
-            keep.update(t.id for t in FONTS if t.family == s.family and t.italic == s.italic
-                        and t.package == s.package and t.file.split("-")[0] == s.file.split("-")[0])
+            keep.add(style_twin(f, not FONTS[f].bold, FONTS[f].italic))
         return tuple(c for c in cands if c in keep)
 
     def add(self, scores: dict[int, float]) -> None:

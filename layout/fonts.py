@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -51,6 +52,11 @@ class FontSpec:
     italic: bool
     mono: bool
     weight: int | None = None
+
+    @property
+    def typeface(self) -> str:
+        """The name without its style words: the faces of one typeface share it."""
+        return re.sub(r" (Bold|Italic|Oblique)\b", "", self.name)
 
 
 def _table() -> tuple[FontSpec, ...]:
@@ -103,6 +109,14 @@ def _table() -> tuple[FontSpec, ...]:
 
 FONTS: tuple[FontSpec, ...] = _table()
 """Append-only: ids are indexes and are stored in files. Never reorder or remove."""
+
+
+def style_twin(font_id: int, bold: bool, italic: bool) -> int | None:
+    """The face of `font_id`'s typeface (same package) with the given weight and slant, if the
+    table has it."""
+    s = FONTS[font_id]
+    return next((t.id for t in FONTS if t.package == s.package and t.typeface == s.typeface
+                 and t.bold == bold and t.italic == italic), None)
 
 
 @lru_cache(maxsize=None)

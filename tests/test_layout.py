@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 from layout import raster
 from layout.analyze import LayoutConfig, build_layer
-from layout.fonts import FONTS, covers, font_path, load_font
+from layout.fonts import FONTS, covers, font_path, load_font, style_twin
 from layout.model import Line, Style, TextLayer, Word
 from ocr.base import OcrLine, OcrWord
 
@@ -54,6 +54,17 @@ def test_font_table_ids_are_indexes_and_load():
     assert [FONTS[i].name for i in (0, 1, 4, 8, 12, 16, 17)] == [
         "DejaVu Sans", "DejaVu Sans Bold", "DejaVu Sans Mono", "DejaVu Serif", "STIX General",
         "Arimo", "Arimo Bold"]
+
+
+def test_style_twins_stay_in_the_typeface():
+    for spec in FONTS:
+        for bold in (False, True):
+            for italic in (False, True):
+                t = FONTS[style_twin(spec.id, bold, italic)]
+                assert (t.bold, t.italic) == (bold, italic)
+                assert (t.package, t.family, t.typeface) == (spec.package, spec.family, spec.typeface)
+    assert style_twin(DEJAVU, True, False) == DEJAVU_BOLD
+    assert FONTS[style_twin(20, True, False)].file == "hebo"  # Helvetica -> Helvetica Bold
 
 
 # ----------------------------------------------------------------------------------- raster
@@ -302,3 +313,4 @@ def test_underlined_words_stay_apart():
     a = build_layer(img, [OcrLine(words)])
     assert not [r for _, _, r in a.rejected if r == "no ink"]
     assert [w.text for ln in a.layer.lines for w in ln.words] == ["Magirus", "tons", "Standard"]
+

@@ -95,9 +95,11 @@ class LayoutConfig:
             this RGB distance go to separate layer lines.
         fit_words: at most this many words (the longest) of a line are used to choose its font,
             size and baseline.
-        page_fonts: after the first `probe_lines` lines, only this many best-scoring faces of the
-            page so far (plus their bold/regular twins) are tried on further lines.
-        probe_lines: number of lines on which every candidate face is tried.
+        page_fonts: after `probe_lines` lines, only this many best-scoring faces of the page so
+            far (plus their bold/regular twins) are tried on further lines.
+        probe_lines: number of lines on which every candidate face is tried: the page's lines
+            with the most characters (body text, not the title bar or menu above it, decides
+            the page's faces).
         refine_fonts: the integer size and baseline of this many best faces of a line are
             refined before the face is chosen.
         refine_steps: at most this many steps of coordinate ascent (size +-1, baseline +-1) on
@@ -842,7 +844,12 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
     page = _PageFonts(cfg)
     nan = float("nan")
 
-    for ocr_line in lines:
+    # The longest lines first (they are the probe lines of `_PageFonts`); the layer's lines are
+    # put back in reading order at the end.
+    order = sorted(range(len(lines)), key=lambda i: -sum(len(w.text) for w in lines[i].words))
+    line_of: list[int] = []  # index in `lines` of each layer line
+    for li in order:
+        ocr_line = lines[li]
         obs: list[_Obs] = []
         hinted_line = all(_has_hints(w) for w in ocr_line.words)
         snapped = ([w.box for w in ocr_line.words] if hinted_line or not ocr_line.words
@@ -922,9 +929,11 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             for b, words in sorted(by_base.items()):
                 words.sort(key=lambda w: w.x)
                 out_lines.append(Line(b, style, tuple(words)))
+                line_of.append(li)
     if cfg.mask_dilation > 0:
         k = 2 * cfg.mask_dilation + 1
         mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    out_lines = [out_lines[i] for i in sorted(range(len(out_lines)), key=lambda i: line_of[i])]
     return Analysis(TextLayer(W, H, tuple(out_lines)), mask, rejected)
 
 

@@ -138,6 +138,24 @@ def test_build_layer_recovers_style(font, em):
         assert abs(w.x - ow.box[0]) <= 3
 
 
+def test_page_faces_come_from_the_body_text():
+    """A title bar and menu of short lines in one face above paragraphs in another: the faces
+    tried on every line are those of the longest lines, so the body text is not redrawn in the
+    menu's face (nor the menu in the body's)."""
+    menu = [(w, 24, 14, (0, 0, 0), 10, 22 + 20 * i)
+            for i, w in enumerate("File Edit View Insert Format Tools Table Window Help".split())]
+    body = [(t, ARIMO, 14, (0, 0, 0), 120, 30 + 26 * i) for i, t in enumerate([
+        "Sphinx of black quartz, judge my vow and mind the pack of boxes",
+        "The five boxing wizards jump quickly over the lazy sleeping dogs",
+        "Pack my box with five dozen liquor jugs before the judge returns"])]
+    img, lines = make_page(menu + body, size=(640, 200))
+    a = build_layer(img, lines)
+    faces = {w.text: FONTS[line.style.font] for line in a.layer.lines for w in line.words}
+    assert a.rejected == []
+    assert all(f.family == "sans" for t, f in faces.items() if t in " ".join(t for t, *_ in body))
+    assert all(f.family == "serif" for t, f in faces.items() if t in {m[0] for m in menu})
+
+
 def test_dark_mode_text():
     color, bg = (228, 230, 235), (24, 26, 33)
     img, lines = make_page([("Settings Display Network", ARIMO, 17, color, 10, 35)], bg=bg)

@@ -241,7 +241,14 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     bands = np.split(rows, np.flatnonzero(np.diff(rows) > max(3, h // 6)) + 1)
     if len(bands) > 1:
         per_row = inside.sum(axis=1)
-        rows = max(bands, key=lambda r: int(per_row[r].sum()))
+        k = max(range(len(bands)), key=lambda i: int(per_row[bands[i]].sum()))
+        rows = bands[k]
+        # The other lines' ink is not the word's: clear the window from the middle of each gap
+        # outwards, so that verification compares the word with its own line only.
+        if k > 0:
+            alpha[:by0 + (int(bands[k - 1][-1]) + int(rows[0])) // 2 + 1] = 0.0
+        if k < len(bands) - 1:
+            alpha[by0 + (int(rows[-1]) + int(bands[k + 1][0])) // 2 + 1:] = 0.0
         inside = inside[rows[0]:rows[-1] + 1]
         by0 += int(rows[0])
         rows = rows - rows[0]

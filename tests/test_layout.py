@@ -332,3 +332,15 @@ def test_underlined_words_stay_apart():
     assert not [r for _, _, r in a.rejected if r == "no ink"]
     assert [w.text for ln in a.layer.lines for w in ln.words] == ["Magirus", "tons", "Standard"]
 
+
+def test_the_line_above_is_not_part_of_the_word():
+    """An OCR box reaching up into the previous line's descenders (loose boxes, tight leading):
+    that ink is not the word's, and the word is still redrawn."""
+    img, lines = make_page([("gyp jpg qypy gjpq", MONO, 22, (200, 200, 200), 10, 28),
+                            ("logging.py:63", MONO, 22, (200, 200, 200), 10, 62)],
+                           size=(260, 80), bg=(30, 30, 30))
+    (w,) = lines[1].words
+    loose = OcrLine((OcrWord(w.text, (w.box[0], w.box[1] - 18, w.box[2], w.box[3]), 0.99),))
+    assert loose.words[0].box[1] < lines[0].words[0].box[3] - 4  # reaches into the descenders
+    a = build_layer(img, [loose])
+    assert a.rejected == [] and a.layer.n_words == 1

@@ -95,8 +95,9 @@ class LayoutConfig:
             this RGB distance go to separate layer lines.
         fit_words: at most this many words (the longest) of a line are used to choose its font,
             size and baseline.
-        page_fonts: after `probe_lines` lines, only this many best-scoring faces of the page so
-            far (plus their bold/regular twins) are tried on further lines.
+        page_fonts: after `probe_lines` lines, only this many faces (plus their bold/regular
+            twins), those chosen for the most characters of the page's lines so far, are tried
+            on further lines.
         probe_lines: number of lines on which every candidate face is tried: the page's lines
             with the most characters (body text, not the title bar or menu above it, decides
             the page's faces).
@@ -129,7 +130,8 @@ class LayoutConfig:
     probe_lines: int = 8
     refine_fonts: int = 3
     refine_steps: int = 3
-    candidates: tuple[int, ...] = (16, 17, 0, 1, 24, 25, 28, 29, 8, 9, 4, 5)
+    candidates: tuple[int, ...] = (16, 17, 0, 1, 24, 25, 28, 29, 8, 9, 4, 5, 32, 33, 36, 37, 40,
+                                    41, 44, 45, 48, 49, 52, 53)
     mask_alpha: float = 0.1
     mask_dilation: int = 1
 
@@ -759,26 +761,32 @@ def _split_runs(obs: list[_Obs], cfg: LayoutConfig) -> list[list[_Obs]]:
 
 
 class _PageFonts:
-    """Tally of face scores over the page, to try fewer faces on later lines."""
+    """Which faces won the page's lines so far, to try fewer faces on later lines.
+
+    Each line's chosen face gets a vote weighted by the line's characters (ties: the summed
+    scores). Votes, not summed scores: faces that look alike (the sans faces) would otherwise
+    all rank above a face that only some lines use (a serif menu above sans body text)."""
 
     def __init__(self, cfg: LayoutConfig):
         self.cfg = cfg
         self.n = 0
+        self.votes: dict[int, float] = {}
         self.total: dict[int, float] = {}
 
     def candidates(self, cands: tuple[int, ...]) -> tuple[int, ...]:
-        if self.n < self.cfg.probe_lines or not self.total:
+        if self.n < self.cfg.probe_lines or not self.votes:
             return cands
-        top = sorted(self.total, key=lambda f: -self.total[f])[: self.cfg.page_fonts]
+        top = sorted(self.votes, key=lambda f: (-self.votes[f], -self.total[f]))[: self.cfg.page_fonts]
         keep = set(top)
         for f in top:  # bold/regular twin of each best face
             keep.add(style_twin(f, not FONTS[f].bold, FONTS[f].italic))
         return tuple(c for c in cands if c in keep)
 
-    def add(self, scores: dict[int, float]) -> None:
+    def add(self, scores: dict[int, float], winner: int, weight: float) -> None:
         self.n += 1
         for f, s in scores.items():
             self.total[f] = self.total.get(f, 0.0) + s
+        self.votes[winner] = self.votes.get(winner, 0.0) + weight
 
 
 def _choose_style(run: list[_Obs], color: tuple[int, int, int], page: _PageFonts,
@@ -813,7 +821,7 @@ def _choose_style(run: list[_Obs], color: tuple[int, int, int], page: _PageFonts
         return None
     found.sort(key=lambda t: -t[0])
     if not hinted:
-        page.add({f: sc for sc, f, _, _ in found})
+        scores = {f: sc for sc, f, _, _ in found}
         # Refine integer size and baseline of the best faces (one step of coordinate ascent).
         refined = []
         for cand in found[: cfg.refine_fonts]:
@@ -829,8 +837,9 @@ def _choose_style(run: list[_Obs], color: tuple[int, int, int], page: _PageFonts
                     break
             refined.append(top)
         found = sorted(refined, key=lambda t: -t[0])
-    best = found[0]
-    _, f, size, base = best
+    _, f, size, base = found[0]
+    if not hinted:
+        page.add(scores, f, len(text))
     return Style(f, size, color), base
 
 

@@ -11,6 +11,12 @@ the encoder and every decoder rasterise the same outlines:
   STIXGeneral (a Times-like serif: regular, bold, italic, bold-italic) in ``mpl-data/fonts/ttf``.
 - ``fontpkg-arimo`` (SIL OFL 1.1) ships Arimo, metric-compatible with Arial/Helvetica, the most
   common face on web pages and documents, as one variable font (``wght`` 400..700).
+- ``fontpkg-roboto``, ``fontpkg-inter``, ``fontpkg-open-sans``, ``fontpkg-lato``,
+  ``fontpkg-jetbrains-mono`` and ``fontpkg-roboto-mono`` (SIL OFL 1.1) ship the faces of much UI
+  and web text (Android and Google pages, web apps, IDEs and terminals). Of the faces tried on the
+  64 screenshots of ``../shared/data/screen`` these are the ones that redrew words no other face
+  verified (Noto Sans, Source Sans 3, IBM Plex Sans, Fira Sans and Source Code Pro each under 300
+  words in all, and not added).
 - ``pymupdf`` carries the PDF base-14 faces that MuPDF renders Helvetica, Times and Courier with
   (URW's Nimbus Sans, Nimbus Roman and Nimbus Mono); they are read from the package at run
   time (`pymupdf.Font(name).buffer`), never copied into this repository. They match PDFs that
@@ -100,6 +106,31 @@ def _table() -> tuple[FontSpec, ...]:
         ("Courier Bold (Nimbus Mono)", "pymupdf", "cobo", "mono", True, False, None),
         ("Courier Oblique (Nimbus Mono)", "pymupdf", "coit", "mono", False, True, None),
         ("Courier Bold Oblique (Nimbus Mono)", "pymupdf", "cobi", "mono", True, True, None),
+        # faces of UI and web text (SIL OFL 1.1), one fontpkg package each
+        ("Roboto", "fontpkg_roboto", "Roboto[wdth,wght].ttf", "sans", False, False, 400),
+        ("Roboto Bold", "fontpkg_roboto", "Roboto[wdth,wght].ttf", "sans", True, False, 700),
+        ("Roboto Italic", "fontpkg_roboto", "Roboto-Italic[wdth,wght].ttf", "sans", False, True, 400),
+        ("Roboto Bold Italic", "fontpkg_roboto", "Roboto-Italic[wdth,wght].ttf", "sans", True, True, 700),
+        ("Inter", "fontpkg_inter", "Inter[opsz,wght].ttf", "sans", False, False, 400),
+        ("Inter Bold", "fontpkg_inter", "Inter[opsz,wght].ttf", "sans", True, False, 700),
+        ("Inter Italic", "fontpkg_inter", "Inter-Italic[opsz,wght].ttf", "sans", False, True, 400),
+        ("Inter Bold Italic", "fontpkg_inter", "Inter-Italic[opsz,wght].ttf", "sans", True, True, 700),
+        ("Open Sans", "fontpkg_open_sans", "OpenSans[wdth,wght].ttf", "sans", False, False, 400),
+        ("Open Sans Bold", "fontpkg_open_sans", "OpenSans[wdth,wght].ttf", "sans", True, False, 700),
+        ("Open Sans Italic", "fontpkg_open_sans", "OpenSans-Italic[wdth,wght].ttf", "sans", False, True, 400),
+        ("Open Sans Bold Italic", "fontpkg_open_sans", "OpenSans-Italic[wdth,wght].ttf", "sans", True, True, 700),
+        ("Lato", "fontpkg_lato", "Lato-Regular.ttf", "sans", False, False, None),
+        ("Lato Bold", "fontpkg_lato", "Lato-Bold.ttf", "sans", True, False, None),
+        ("Lato Italic", "fontpkg_lato", "Lato-Italic.ttf", "sans", False, True, None),
+        ("Lato Bold Italic", "fontpkg_lato", "Lato-BoldItalic.ttf", "sans", True, True, None),
+        ("JetBrains Mono", "fontpkg_jetbrains_mono", "JetBrainsMono[wght].ttf", "mono", False, False, 400),
+        ("JetBrains Mono Bold", "fontpkg_jetbrains_mono", "JetBrainsMono[wght].ttf", "mono", True, False, 700),
+        ("JetBrains Mono Italic", "fontpkg_jetbrains_mono", "JetBrainsMono-Italic[wght].ttf", "mono", False, True, 400),
+        ("JetBrains Mono Bold Italic", "fontpkg_jetbrains_mono", "JetBrainsMono-Italic[wght].ttf", "mono", True, True, 700),
+        ("Roboto Mono", "fontpkg_roboto_mono", "RobotoMono[wght].ttf", "mono", False, False, 400),
+        ("Roboto Mono Bold", "fontpkg_roboto_mono", "RobotoMono[wght].ttf", "mono", True, False, 700),
+        ("Roboto Mono Italic", "fontpkg_roboto_mono", "RobotoMono-Italic[wght].ttf", "mono", False, True, 400),
+        ("Roboto Mono Bold Italic", "fontpkg_roboto_mono", "RobotoMono-Italic[wght].ttf", "mono", True, True, 700),
     ]
     return tuple(
         FontSpec(i, name, pkg, file, fam, bold, italic, fam == "mono", weight)

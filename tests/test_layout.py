@@ -51,9 +51,10 @@ def test_font_table_ids_are_indexes_and_load():
         assert load_font(i, 12).getlength("Hello") > 0
     assert covers(ARIMO, "Hello, world!") and not covers(ARIMO, "漢字")
     # The table is append-only: pin the first ids.
-    assert [FONTS[i].name for i in (0, 1, 4, 8, 12, 16, 17)] == [
+    assert [FONTS[i].name for i in (0, 1, 4, 8, 12, 16, 17, 32, 36, 40, 44, 48, 52)] == [
         "DejaVu Sans", "DejaVu Sans Bold", "DejaVu Sans Mono", "DejaVu Serif", "STIX General",
-        "Arimo", "Arimo Bold"]
+        "Arimo", "Arimo Bold", "Roboto", "Inter", "Open Sans", "Lato", "JetBrains Mono",
+        "Roboto Mono"]
 
 
 def test_style_twins_stay_in_the_typeface():
@@ -154,6 +155,17 @@ def test_page_faces_come_from_the_body_text():
     assert a.rejected == []
     assert all(f.family == "sans" for t, f in faces.items() if t in " ".join(t for t, *_ in body))
     assert all(f.family == "serif" for t, f in faces.items() if t in {m[0] for m in menu})
+
+
+@pytest.mark.parametrize("font", [32, 37, 40, 44, 48, 52])
+def test_ui_faces_are_recognised(font):
+    """Text in each face of the table's UI faces (Roboto, Inter Bold, Open Sans, Lato, JetBrains
+    Mono, Roboto Mono) is redrawn in that typeface, not in a look-alike."""
+    img, lines = make_page([("Quickly judge the boxing wizards", font, 20, (20, 20, 20), 8, 40)],
+                           size=(460, 60))
+    line = _single_line(build_layer(img, lines))
+    got = FONTS[line.style.font]
+    assert (got.typeface, got.bold) == (FONTS[font].typeface, FONTS[font].bold)
 
 
 def test_dark_mode_text():

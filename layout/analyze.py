@@ -123,7 +123,7 @@ class LayoutConfig:
     line_drop: float = 0.25
     max_shift: int = 1
     max_drift: int = 12
-    alt_margin: float = 0.05
+    alt_margin: float = 0.04
     color_split: float = 60.0
     fit_words: int = 6
     page_fonts: int = 2

@@ -65,6 +65,15 @@ class FontSpec:
         return re.sub(r" (Bold|Italic|Oblique)\b", "", self.name)
 
 
+def _variable(name: str, package: str, upright: str, italic: str, family: str) -> list[tuple]:
+    """Table rows of a typeface shipped as variable fonts (one file per slant, ``wght`` axis):
+    regular, bold, italic, bold italic, in that order."""
+    return [(name, package, upright, family, False, False, 400),
+            (f"{name} Bold", package, upright, family, True, False, 700),
+            (f"{name} Italic", package, italic, family, False, True, 400),
+            (f"{name} Bold Italic", package, italic, family, True, True, 700)]
+
+
 def _table() -> tuple[FontSpec, ...]:
     rows = [
         # name, package, file, family, bold, italic, weight
@@ -89,10 +98,7 @@ def _table() -> tuple[FontSpec, ...]:
         ("STIX General Italic", "matplotlib", "STIXGeneralItalic.ttf", "serif", False, True, None),
         ("STIX General Bold Italic", "matplotlib", "STIXGeneralBolIta.ttf", "serif", True, True,
          None),
-        ("Arimo", "fontpkg_arimo", "Arimo[wght].ttf", "sans", False, False, 400),
-        ("Arimo Bold", "fontpkg_arimo", "Arimo[wght].ttf", "sans", True, False, 700),
-        ("Arimo Italic", "fontpkg_arimo", "Arimo-Italic[wght].ttf", "sans", False, True, 400),
-        ("Arimo Bold Italic", "fontpkg_arimo", "Arimo-Italic[wght].ttf", "sans", True, True, 700),
+        *_variable("Arimo", "fontpkg_arimo", "Arimo[wght].ttf", "Arimo-Italic[wght].ttf", "sans"),
         # base-14 faces from pymupdf: `file` is the PyMuPDF font code
         ("Helvetica (Nimbus Sans)", "pymupdf", "helv", "sans", False, False, None),
         ("Helvetica Bold (Nimbus Sans)", "pymupdf", "hebo", "sans", True, False, None),
@@ -107,30 +113,20 @@ def _table() -> tuple[FontSpec, ...]:
         ("Courier Oblique (Nimbus Mono)", "pymupdf", "coit", "mono", False, True, None),
         ("Courier Bold Oblique (Nimbus Mono)", "pymupdf", "cobi", "mono", True, True, None),
         # faces of UI and web text (SIL OFL 1.1), one fontpkg package each
-        ("Roboto", "fontpkg_roboto", "Roboto[wdth,wght].ttf", "sans", False, False, 400),
-        ("Roboto Bold", "fontpkg_roboto", "Roboto[wdth,wght].ttf", "sans", True, False, 700),
-        ("Roboto Italic", "fontpkg_roboto", "Roboto-Italic[wdth,wght].ttf", "sans", False, True, 400),
-        ("Roboto Bold Italic", "fontpkg_roboto", "Roboto-Italic[wdth,wght].ttf", "sans", True, True, 700),
-        ("Inter", "fontpkg_inter", "Inter[opsz,wght].ttf", "sans", False, False, 400),
-        ("Inter Bold", "fontpkg_inter", "Inter[opsz,wght].ttf", "sans", True, False, 700),
-        ("Inter Italic", "fontpkg_inter", "Inter-Italic[opsz,wght].ttf", "sans", False, True, 400),
-        ("Inter Bold Italic", "fontpkg_inter", "Inter-Italic[opsz,wght].ttf", "sans", True, True, 700),
-        ("Open Sans", "fontpkg_open_sans", "OpenSans[wdth,wght].ttf", "sans", False, False, 400),
-        ("Open Sans Bold", "fontpkg_open_sans", "OpenSans[wdth,wght].ttf", "sans", True, False, 700),
-        ("Open Sans Italic", "fontpkg_open_sans", "OpenSans-Italic[wdth,wght].ttf", "sans", False, True, 400),
-        ("Open Sans Bold Italic", "fontpkg_open_sans", "OpenSans-Italic[wdth,wght].ttf", "sans", True, True, 700),
+        *_variable("Roboto", "fontpkg_roboto", "Roboto[wdth,wght].ttf",
+                   "Roboto-Italic[wdth,wght].ttf", "sans"),
+        *_variable("Inter", "fontpkg_inter", "Inter[opsz,wght].ttf", "Inter-Italic[opsz,wght].ttf",
+                   "sans"),
+        *_variable("Open Sans", "fontpkg_open_sans", "OpenSans[wdth,wght].ttf",
+                   "OpenSans-Italic[wdth,wght].ttf", "sans"),
         ("Lato", "fontpkg_lato", "Lato-Regular.ttf", "sans", False, False, None),
         ("Lato Bold", "fontpkg_lato", "Lato-Bold.ttf", "sans", True, False, None),
         ("Lato Italic", "fontpkg_lato", "Lato-Italic.ttf", "sans", False, True, None),
         ("Lato Bold Italic", "fontpkg_lato", "Lato-BoldItalic.ttf", "sans", True, True, None),
-        ("JetBrains Mono", "fontpkg_jetbrains_mono", "JetBrainsMono[wght].ttf", "mono", False, False, 400),
-        ("JetBrains Mono Bold", "fontpkg_jetbrains_mono", "JetBrainsMono[wght].ttf", "mono", True, False, 700),
-        ("JetBrains Mono Italic", "fontpkg_jetbrains_mono", "JetBrainsMono-Italic[wght].ttf", "mono", False, True, 400),
-        ("JetBrains Mono Bold Italic", "fontpkg_jetbrains_mono", "JetBrainsMono-Italic[wght].ttf", "mono", True, True, 700),
-        ("Roboto Mono", "fontpkg_roboto_mono", "RobotoMono[wght].ttf", "mono", False, False, 400),
-        ("Roboto Mono Bold", "fontpkg_roboto_mono", "RobotoMono[wght].ttf", "mono", True, False, 700),
-        ("Roboto Mono Italic", "fontpkg_roboto_mono", "RobotoMono-Italic[wght].ttf", "mono", False, True, 400),
-        ("Roboto Mono Bold Italic", "fontpkg_roboto_mono", "RobotoMono-Italic[wght].ttf", "mono", True, True, 700),
+        *_variable("JetBrains Mono", "fontpkg_jetbrains_mono", "JetBrainsMono[wght].ttf",
+                   "JetBrainsMono-Italic[wght].ttf", "mono"),
+        *_variable("Roboto Mono", "fontpkg_roboto_mono", "RobotoMono[wght].ttf",
+                   "RobotoMono-Italic[wght].ttf", "mono"),
     ]
     return tuple(
         FontSpec(i, name, pkg, file, fam, bold, italic, fam == "mono", weight)

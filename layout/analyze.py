@@ -126,7 +126,7 @@ class LayoutConfig:
     alt_margin: float = 0.04
     color_split: float = 60.0
     fit_words: int = 6
-    page_fonts: int = 2
+    page_fonts: int = 3
     probe_lines: int = 8
     refine_fonts: int = 3
     refine_steps: int = 3

@@ -46,6 +46,7 @@ import string
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -54,6 +55,8 @@ from layout.fonts import FONTS, covers, font_available, load_font, style_twin
 from layout.model import Line, Style, TextLayer, Word
 from layout.raster import natural_alpha, word_alpha
 from ocr.base import OcrLine, OcrWord
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -860,10 +863,11 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
     page = _PageFonts(cfg)
     nan = float("nan")
 
-    # The longest lines first (they are the probe lines of `_PageFonts`); the layer's lines are
-    # put back in reading order at the end.
+    # The longest lines first (they are the probe lines of `_PageFonts`); the layer's lines and
+    # the rejected words are put back in reading order at the end.
     order = sorted(range(len(lines)), key=lambda i: -sum(len(w.text) for w in lines[i].words))
     line_of: list[int] = []  # index in `lines` of each layer line
+    rejected_of: list[int] = []  # and of each rejected word
     for li in order:
         ocr_line = lines[li]
         obs: list[_Obs] = []
@@ -946,11 +950,17 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 words.sort(key=lambda w: w.x)
                 out_lines.append(Line(b, style, tuple(words)))
                 line_of.append(li)
+        rejected_of += [li] * (len(rejected) - len(rejected_of))
     if cfg.mask_dilation > 0:
         k = 2 * cfg.mask_dilation + 1
         mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
-    out_lines = [out_lines[i] for i in sorted(range(len(out_lines)), key=lambda i: line_of[i])]
-    return Analysis(TextLayer(W, H, tuple(out_lines)), mask, rejected)
+    return Analysis(TextLayer(W, H, tuple(_reading_order(out_lines, line_of))), mask,
+                    _reading_order(rejected, rejected_of))
+
+
+def _reading_order(items: list[_T], line_of: list[int]) -> list[_T]:
+    """`items` sorted by the index of the OCR line each came from (stable within a line)."""
+    return [items[i] for i in sorted(range(len(items)), key=lambda i: line_of[i])]
 
 
 def _add_mask(mask: np.ndarray, o: _Obs, style: Style, x: int, width: int, baseline: int,

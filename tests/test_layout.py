@@ -168,6 +168,19 @@ def test_ui_faces_are_recognised(font):
     assert (got.typeface, got.bold) == (FONTS[font].typeface, FONTS[font].bold)
 
 
+def test_rejected_words_come_in_reading_order():
+    """Lines are analysed longest first; the rejected words are still listed line by line from
+    the top (``picd encode --keep`` writes them so, in rejected.txt)."""
+    img, lines = make_page([("QD here", ARIMO, 16, (0, 0, 0), 10, 30),
+                            ("XY and a much longer line below it", ARIMO, 16, (0, 0, 0), 10, 60)],
+                           size=(420, 80))
+    weak = [OcrLine(tuple(OcrWord(w.text, w.box, 0.6 if w.text in ("QD", "XY") else 0.99)
+                          for w in line.words)) for line in lines]
+    a = build_layer(img, weak)
+    assert [w.text for w, _, _ in a.rejected] == ["QD", "XY"]
+    assert [line.words[0].text for line in a.layer.lines] == ["here", "and"]
+
+
 def test_dark_mode_text():
     color, bg = (228, 230, 235), (24, 26, 33)
     img, lines = make_page([("Settings Display Network", ARIMO, 17, color, 10, 35)], bg=bg)

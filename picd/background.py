@@ -114,6 +114,9 @@ _WEBP_TEMPLATE = bytes.fromhex("52494646240000005745425056503820180000005001009d
 _FMT_FLAT, _FMT_AVIF, _FMT_WEBP = 0, 1, 2
 _TEMPLATES = {_FMT_AVIF: _AVIF_TEMPLATE, _FMT_WEBP: _WEBP_TEMPLATE}
 _SCALES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+# libaom's speed for the encoder (0 slowest .. 10): 6, Pillow's default, codes the screen
+# backgrounds about 0.2 dB better than 8 in the same bytes for about twice the time (README).
+_AVIF_SPEED = 6
 
 
 def _deflate(data: bytes, zdict: bytes) -> bytes:
@@ -159,7 +162,7 @@ def _unpack_image(payload: bytes) -> Image.Image:
 def _encode(fmt: int, small: Image.Image, quality: int) -> bytes:
     buf = io.BytesIO()
     if fmt == _FMT_AVIF:
-        small.save(buf, "AVIF", quality=quality, speed=8, subsampling="4:2:0")
+        small.save(buf, "AVIF", quality=quality, speed=_AVIF_SPEED, subsampling="4:2:0")
     else:
         small.save(buf, "WEBP", quality=quality, method=4)
     return _pack_image(fmt, buf.getvalue())

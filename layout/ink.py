@@ -8,11 +8,12 @@ painted in one colour over the decoded background: the colour that, blended in w
 coverage over the word's background colour, comes closest to the original pixels (least squares;
 lighter than the text's own colour, since the mask takes in the glyphs' anti-aliased edges; on
 the 64 screenshots at 0.02 bpp PSNR 24.35 -> 24.54 dB against painting the text colour, word
-F1 unchanged, README). `COVERAGE` is a quarter, not a half: thin
-anti-aliased strokes then stay whole instead of breaking up, and OCR reads more patched words
-(`bench/word_recall.py` on 8 patch-heavy screenshots at 0.02 bpp: 62.7% of them against 56.3% at
-one half; in a sweep 0.35 was between the two and 0.15 worse than one half, letters merging). Nothing is substituted: the mask *is* the original's ink, thresholded, so
-a patch can never show a crisp word that differs from the original (only a coarser one).
+F1 unchanged, README). `COVERAGE` is a quarter, not a half: thin anti-aliased strokes then stay
+whole instead of breaking up, and OCR reads more patched words (`bench/word_recall.py` on 8
+patch-heavy screenshots at 0.02 bpp: 62.7% of them against 56.3% at one half; in a sweep 0.35 was
+between the two and 0.15 worse than one half, letters merging). Nothing is substituted: the mask
+*is* the original's ink, thresholded, so a patch can never show a crisp word that differs from
+the original (only a coarser one).
 
 Large text (a word whose box is at least ``2 * line_height`` pixels tall, e.g. on a 2x "retina"
 screen) is kept at a coarser scale ``s`` (2..4): the coverage averaged over s x s blocks,
@@ -54,7 +55,7 @@ from making the decoder work through a huge area.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
@@ -163,25 +164,26 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
             continue
         r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         scale = min(_MAX_SCALE, (by1 - by0) // line_height) if line_height > 0 else 1
-        color = _quantise(fg)
-        patch = None
-        if scale > 1:
-            patch = _coarse(img, bg, fg, (x0 + c0, y0 + r0, x0 + c1, y0 + r1), scale, color)
-        if patch is None:
-            patch = InkPatch(x0 + c0, y0 + r0, np.ascontiguousarray(ink[r0:r1, c0:c1]), color)
-        out.append(replace(patch, color=_quantise(_blend_colour(img, patch, bg, fg))))
+        box = (x0 + c0, y0 + r0, x0 + c1, y0 + r1)
+        shape = _coarse(img, bg, fg, box, scale) if scale > 1 else None
+        if shape is None:
+            scale, shape = 1, (x0 + c0, y0 + r0, np.ascontiguousarray(ink[r0:r1, c0:c1]))
+        x, y, mask = shape
+        alpha = _upsample(mask, scale)
+        color = _blend_colour(img[y:y + alpha.shape[0], x:x + alpha.shape[1]], alpha, bg, fg)
+        out.append(InkPatch(x, y, mask, _quantise(color), scale))
     return out
 
 
-def _blend_colour(img: np.ndarray, patch: InkPatch, bg: np.ndarray, fg: np.ndarray) -> np.ndarray:
-    """The colour that, blended with the patch's coverage over the background colour `bg`, comes
-    closest to the original pixels (least squares): the mask also takes in anti-aliased edge
-    pixels, which the text colour `fg` itself would paint too dark (or too light), and a token
-    that mixes colours gets their blend. `fg` where the mask is empty."""
-    x0, y0, x1, y1 = patch.box
-    a = patch.alpha().astype(np.float32) / 255.0
-    o = img[y0:y1, x0:x1].reshape(-1, 3)
-    a = a.reshape(-1)
+def _blend_colour(pixels: np.ndarray, alpha: np.ndarray, bg: np.ndarray,
+                  fg: np.ndarray) -> np.ndarray:
+    """The colour that, blended with a patch's coverage `alpha` (0..255, as `InkPatch.alpha`) over
+    the background colour `bg`, comes closest to the original `pixels` of its box (least squares):
+    the mask also takes in anti-aliased edge pixels, which the text colour `fg` itself would paint
+    too dark (or too light), and a token that mixes colours gets their blend. `fg` where the mask
+    is empty."""
+    o = pixels.reshape(-1, 3)
+    a = alpha.reshape(-1).astype(np.float32) / 255.0
     den = float((a * a).sum())
     if den <= 0:
         return fg
@@ -189,9 +191,10 @@ def _blend_colour(img: np.ndarray, patch: InkPatch, bg: np.ndarray, fg: np.ndarr
 
 
 def _coarse(img: np.ndarray, bg: np.ndarray, fg: np.ndarray, box: tuple[int, int, int, int],
-            s: int, color: tuple[int, int, int]) -> InkPatch | None:
-    """The ink in `box` at scale `s`: a grid of s x s blocks that covers the box and lies inside
-    the image (None where none does), each block ink where its mean coverage is one half or more."""
+            s: int) -> tuple[int, int, np.ndarray] | None:
+    """The ink in `box` at scale `s`, as ``(x, y, mask)``: a grid of s x s blocks that covers the
+    box and lies inside the image (None where none does), each block ink where its mean coverage
+    is one half or more."""
     from layout.analyze import ink_coverage
 
     H, W = img.shape[:2]
@@ -207,7 +210,7 @@ def _coarse(img: np.ndarray, bg: np.ndarray, fg: np.ndarray, box: tuple[int, int
     mask = cov.reshape(h, s, w, s).mean(axis=(1, 3)) >= 0.5
     if not mask.any():
         return None
-    return InkPatch(x, y, mask, color, s)
+    return x, y, mask
 
 
 def lost_ink(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:

@@ -3,6 +3,7 @@
 Data flow for each OCR line::
 
     words -> per-word colours (background bg, text fg) and observed coverage alpha
+          -> a word whose glyphs change colour (syntax highlighting) cut into parts
           -> runs of words sharing one colour/style (an OCR line may be split)
           -> per run: font, em size and baseline fitted by rendering candidates
           -> per word: x and width fitted to the word's ink (or the pen span an exact text layer
@@ -95,7 +96,8 @@ class LayoutConfig:
             soft-Dice margin. Not applied to exact text layers (module doc), nor is
             ``max_stretch_dev``.
         color_split: consecutive words of one OCR line whose text colours differ by more than
-            this RGB distance go to separate layer lines.
+            this RGB distance go to separate layer lines; so do the parts of one word whose
+            glyphs differ so in colour (and in hue, see `_split_colours`).
         fit_words: at most this many words (the longest) of a line are used to choose its font,
             size and baseline.
         page_fonts: after `probe_lines` lines, only this many faces (plus their bold/regular
@@ -148,12 +150,17 @@ class Analysis:
         text_mask: bool (H, W), pixels of the original glyphs of accepted words (dilated) and of
             their redrawn coverage: to be inpainted away before the background is coded.
         rejected: ``(word, score, reason)`` for every word left in the background; score is the
-            verification score, or NaN where the word was not rendered.
+            verification score, or NaN where the word was not rendered. A word that
+            `_split_colours` cut into parts of different colours is listed once for each part
+            rejected.
+        ink_words: for each entry of ``rejected``, what was left in the background: the word,
+            or the rejected part of it (its own text and box), of which an ink patch is made.
     """
 
     layer: TextLayer
     text_mask: np.ndarray
     rejected: list[tuple[OcrWord, float, str]] = field(default_factory=list)
+    ink_words: list[OcrWord] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,6 +177,7 @@ class _Obs:
     alpha: np.ndarray  # observed coverage in the window, float32
     ink: tuple[int, int, int, int]  # tight ink box in image pixels, exclusive ends
     box: tuple[int, int, int, int]  # the word's box after snapping to the line's ink segments
+    part: OcrWord | None = None  # where `_split_colours` cut the OCR word: this part's own text and box
 
 
 def _clean(text: str) -> str:
@@ -263,42 +271,140 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     return _Obs(word, text, bg, fg, (wx0, wy0, wx1, wy1), alpha, ink, (x0, y0, x1, y1))
 
 
-def _split_trailing(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
-    """The word, or the word and its trailing punctuation as two words where they differ in
-    colour (terminal labels such as a coloured ``Host`` followed by a white ``:``)."""
-    if len(o.text) < 2 or not unicodedata.category(o.text[-1]).startswith("P"):
+def _hues_differ(a: np.ndarray, b: np.ndarray, bg: np.ndarray, split: float) -> bool:
+    """Whether two glyph colours on background `bg` are different text colours, not one colour
+    at two coverages: they must lie more than `split` apart, and the fainter must lie more than
+    half that off the line from `bg` through the stronger (a thin mark of one colour only
+    reaches part of the way from the background to it)."""
+    if float(np.linalg.norm(a - b)) <= split:
+        return False
+    strong, weak = (a, b) if np.linalg.norm(a - bg) >= np.linalg.norm(b - bg) else (b, a)
+    u = (strong - bg) / max(1e-6, float(np.linalg.norm(strong - bg)))
+    t = weak - bg
+    return float(np.linalg.norm(t - (t @ u) * u)) > split / 2
+
+
+# Faces whose advances place a split's cuts between characters: one monospaced, one
+# proportional sans, one serif (each part is then fitted and verified in its own face).
+_CUT_FACES = (4, 0, 8)
+
+
+@lru_cache(maxsize=4096)
+def _char_ink(ch: str, font: int) -> tuple[float, float, float]:
+    """Ink columns of one character at the reference size, relative to its pen origin (left,
+    right; both at the pen where it has no ink), and its advance."""
+    nat, nx, _, adv = natural_alpha(ch, font, _REF)
+    cols = np.flatnonzero((nat > 127).any(axis=0)) if nat.size else np.zeros(0, int)
+    if cols.size == 0:
+        return 0.0, 0.0, adv
+    return float(nx + cols[0]), float(nx + cols[-1] + 1), adv
+
+
+def _char_cuts(text: str, gaps: list[float], cuts: list[float]) -> list[int] | None:
+    """Character indexes (1..len-1) at the relative positions `cuts` (0..1 along the word's
+    ink), in the face of `_CUT_FACES` whose blanks between characters lie nearest all the
+    word's blank `gaps` (of which `cuts` are some); None where a cut lies more than 0.4 of a
+    character outside the blank between two characters of that face."""
+    n = len(text)
+    best: tuple[float, np.ndarray] | None = None
+    for fid in _CUT_FACES:
+        ink = [_char_ink(c, fid) for c in text]
+        pens = np.concatenate([[0.0], np.cumsum([adv for _, _, adv in ink])])
+        left, right = ink[0][0], pens[-2] + ink[-1][1]
+        if right <= left:
+            continue
+        # Blank between characters i-1 and i: from the ink end of the one to the ink start of
+        # the other, relative to the word's ink.
+        blank = np.asarray([sorted(((pens[i - 1] + ink[i - 1][1] - left) / (right - left),
+                                    (pens[i] + ink[i][0] - left) / (right - left)))
+                            for i in range(1, n)])
+        err = float(np.mean([_outside(blank, g).min() for g in gaps])) * n
+        if best is None or err < best[0]:
+            best = (err, blank)
+    if best is None:
+        return None
+    blank = best[1]
+    idx = [int(np.argmin(_outside(blank, c))) for c in cuts]
+    if len(set(idx)) < len(idx) or idx != sorted(idx) or max(
+            float(_outside(blank, c)[i]) for i, c in zip(idx, cuts)) * n > 0.4:
+        return None
+    return [i + 1 for i in idx]
+
+
+def _outside(blank: np.ndarray, c: float) -> np.ndarray:
+    """How far `c` lies outside each interval of `blank` (rows lo, hi); 0 inside."""
+    return np.maximum(0.0, np.maximum(blank[:, 0] - c, c - blank[:, 1]))
+
+
+def _split_colours(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
+    """The word, or its parts where the text colour changes between glyphs: syntax-highlighted
+    code and terminal output colour the parts of one token differently (a green ``'version'``
+    between a white ``{`` and ``:``, a teal ``Host`` and a white ``:``). Each part is then fitted
+    and verified as a word of its own; a rejected part keeps its own text and box for its ink
+    patch (`Analysis.ink_words`).
+
+    The word's ink columns (pixels more than half as far from the background as the farthest)
+    fall into segments at blank columns; consecutive segments of one colour (`_hues_differ`)
+    form a part; the cuts between parts go to the boundaries between characters that the
+    advances of a reference face put nearest (`_char_cuts`). Where that is unclear, the word
+    stays whole."""
+    if len(o.text) < 2:
         return [o]
     x0, y0, x1, y1 = o.box
-    crop = img[y0:y1, x0:x1]
+    crop = img[o.ink[1]:o.ink[3], x0:x1]
     d = np.sqrt(((crop - o.bg) ** 2).sum(axis=2))
     ink = d > 0.5 * float(d.max())
+    # The rows of the word's own line: the band of inked rows with the most ink (a box that
+    # reaches into the next line would give the parts that line's colours).
+    rows = np.flatnonzero(ink.any(axis=1))
+    bands = np.split(rows, np.flatnonzero(np.diff(rows) > 2) + 1)
+    band = max(bands, key=lambda b: int(ink[b].sum()))
+    crop, d, ink = (a[band[0]:band[-1] + 1] for a in (crop, d, ink))
+    top, bottom = o.ink[1] + int(band[0]), o.ink[1] + int(band[-1]) + 1
     cols = np.flatnonzero(ink.any(axis=0))
     if cols.size < 2:
         return [o]
     gaps = np.flatnonzero(np.diff(cols) > 1)
     if gaps.size == 0:
         return [o]
-    cut0, cut1 = int(cols[gaps[-1]]) + 1, int(cols[gaps[-1] + 1])  # blank columns [cut0, cut1)
+    starts = [int(cols[0])] + [int(c) for c in cols[gaps + 1]]
+    ends = [int(c) + 1 for c in cols[gaps]] + [int(cols[-1]) + 1]
 
-    def colour(part: np.ndarray, dp: np.ndarray) -> np.ndarray:
-        return part[dp >= 0.8 * float(dp.max())].mean(axis=0)
+    def colour(c0: int, c1: int) -> np.ndarray:
+        dp = d[:, c0:c1]
+        return crop[:, c0:c1][dp >= 0.8 * float(dp.max())].mean(axis=0)
 
-    head, tail = colour(crop[:, :cut0], d[:, :cut0]), colour(crop[:, cut1:], d[:, cut1:])
-    # A thin mark of the same colour only reaches part of the way from bg to it: require a
-    # different hue too (distance off the line from bg through the head's colour).
-    u = (head - o.bg) / max(1e-6, float(np.linalg.norm(head - o.bg)))
-    t = tail - o.bg
-    off = float(np.linalg.norm(t - (t @ u) * u))
-    if float(np.linalg.norm(head - tail)) <= cfg.color_split or off <= cfg.color_split / 2:
+    parts = [[0, 0]]  # first and last segment of each part
+    for s in range(1, len(starts)):
+        if _hues_differ(colour(starts[parts[-1][0]], ends[parts[-1][1]]), colour(starts[s], ends[s]),
+                        o.bg, cfg.color_split):
+            parts.append([s, s])
+        else:
+            parts[-1][1] = s
+    if len(parts) == 1:
         return [o]
+    span = float(ends[-1] - starts[0])
+
+    def rel(s: int) -> float:  # the middle of the gap before segment s, along the ink
+        return ((ends[s - 1] + starts[s]) / 2 - starts[0]) / span
+    idx = _char_cuts(o.text, [rel(s) for s in range(1, len(starts))], [rel(p[0]) for p in parts[1:]])
+    if idx is None:
+        return [o]
+    bounds = [0] + idx + [len(o.text)]
+    w = o.word
     out = []
-    for text, box in ((o.text[:-1], (x0, y0, x0 + cut0, y1)), (o.text[-1], (x0 + cut1, y0, x1, y1))):
-        w = o.word
-        part = _observe(img, OcrWord(text, box, w.confidence, w.font, w.size, w.color, w.bold,
-                                     w.italic, w.mono, w.baseline), text, box, cfg)
+    for (a, b), i0, i1 in zip(parts, bounds, bounds[1:]):
+        text, box = o.text[i0:i1], (x0 + starts[a], top, x0 + ends[b], bottom)
+        part_word = OcrWord(text, box, w.confidence)
+        part = _observe(img, part_word, text, box, cfg)
         if isinstance(part, str):
             return [o]
-        part.word = w  # rejections name the OCR word
+        part.word, part.part = w, part_word  # rejections name the OCR word
+        # The other parts' ink is not this part's: clear their columns from its window.
+        for (c, e) in ((x0 + starts[p], x0 + ends[q]) for p, q in parts if (p, q) != (a, b)):
+            lo, hi = max(c, part.win[0]) - part.win[0], min(e, part.win[2]) - part.win[0]
+            if hi > lo:
+                part.alpha[:, lo:hi] = 0.0
         out.append(part)
     return out
 
@@ -485,7 +591,7 @@ def _pen_x(o: _Obs, font: int, size: int) -> tuple[int, int, float] | None:
     pixels, and OCR then reads two words as one). Where our face's ink, so stretched, would
     reach out of the word's ink box (our side bearings are narrower), it is fitted into the box
     instead, centred: redrawn words never grow into the gaps between them. None for other
-    words, and for the parts of a word `_split_trailing` cut (the span is the whole word's)."""
+    words, and for the parts of a word `_split_colours` cut (their words carry no pen)."""
     if o.word.pen is None or o.box != tuple(o.word.box):
         return None
     m = _ink_metrics(o.text, font, size)
@@ -859,6 +965,16 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
     cfg = config
     mask = np.zeros((H, W), bool)
     rejected: list[tuple[OcrWord, float, str]] = []
+    ink_words: list[OcrWord] = []
+
+    def reject(o: _Obs | OcrWord, score: float, why: str) -> None:
+        if isinstance(o, OcrWord):
+            rejected.append((o, score, why))
+            ink_words.append(o)
+        else:
+            rejected.append((o.word, score, why))
+            ink_words.append(o.part or o.word)
+
     out_lines: list[Line] = []
     page = _PageFonts(cfg)
     nan = float("nan")
@@ -877,19 +993,19 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
         for w, box in zip(ocr_line.words, snapped):
             text = _clean(w.text)
             if not text:
-                rejected.append((w, nan, "empty text"))
+                reject(w, nan, "empty text")
                 continue
             if w.confidence < (cfg.min_confidence_short if len(w.text) <= 2 else cfg.min_confidence):
-                rejected.append((w, nan, "low confidence"))
+                reject(w, nan, "low confidence")
                 continue
             if box is None:
-                rejected.append((w, nan, "no ink"))
+                reject(w, nan, "no ink")
                 continue
             o = _observe(img, w, text, box, cfg)
             if isinstance(o, str):
-                rejected.append((w, nan, o))
+                reject(w, nan, o)
                 continue
-            obs += _split_trailing(img, o, cfg)
+            obs += _split_colours(img, o, cfg)
         prev: tuple[Style, int] | None = None  # style and baseline of the line's last run
         for run in _split_runs(obs, cfg):
             if all(o.word.color is not None for o in run) and _has_hints(run[0].word):
@@ -906,7 +1022,8 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             else:
                 chosen = _choose_style(run, color, page, cfg)
             if chosen is None:
-                rejected += [(o.word, nan, "no font covers the text") for o in run]
+                for o in run:
+                    reject(o, nan, "no font covers the text")
                 continue
             style, base = prev = chosen
             fits = [_pen_x(o, style.font, style.size) or _fit_x(o, style.font, style.size) for o in run]
@@ -919,15 +1036,15 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             checked = []
             for o, fx in zip(run, fits):
                 if fx is None:
-                    rejected.append((o.word, nan, "nothing to draw"))
+                    reject(o, nan, "nothing to draw")
                     continue
                 x, width, k = fx
                 px = cfg.stretch_px / max(1, o.ink[2] - o.ink[0])
                 if not (1.0 / cfg.max_stretch - px <= k <= cfg.max_stretch + px):
-                    rejected.append((o.word, nan, f"stretch {k:.2f} out of range"))
+                    reject(o, nan, f"stretch {k:.2f} out of range")
                     continue
                 if k_line is not None and abs(k / k_line - 1.0) > cfg.max_stretch_dev + px:
-                    rejected.append((o.word, nan, f"stretch {k:.2f} vs line {k_line:.2f}"))
+                    reject(o, nan, f"stretch {k:.2f} vs line {k_line:.2f}")
                     continue
                 score, dx, misread, dy = _verify_drift(o, style, x, width, base, cfg,
                                                        None if exact else cfg.alt_margin)
@@ -939,10 +1056,10 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             by_base: dict[int, list[Word]] = {}
             for o, x, width, score, misread, dy in checked:
                 if score < floor:
-                    rejected.append((o.word, score, f"verification failed (< {floor:.2f})"))
+                    reject(o, score, f"verification failed (< {floor:.2f})")
                     continue
                 if misread is not None:
-                    rejected.append((o.word, score, "misread: " + misread))
+                    reject(o, score, "misread: " + misread)
                     continue
                 by_base.setdefault(base + dy, []).append(Word(o.text, x, width))
                 _add_mask(mask, o, style, x, width, base + dy, cfg)
@@ -955,7 +1072,7 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
         k = 2 * cfg.mask_dilation + 1
         mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     return Analysis(TextLayer(W, H, tuple(_reading_order(out_lines, line_of))), mask,
-                    _reading_order(rejected, rejected_of))
+                    _reading_order(rejected, rejected_of), _reading_order(ink_words, rejected_of))
 
 
 def _reading_order(items: list[_T], line_of: list[int]) -> list[_T]:

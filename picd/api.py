@@ -176,7 +176,7 @@ def analyse(
     ink: tuple[InkPatch, ...] = ()
     if analysis is not None and analysis.rejected and cmode != ct.Mode.NATURAL:
         t = time.perf_counter()
-        ink = tuple(find_patches(image, [w for w, _, _ in analysis.rejected]))
+        ink = tuple(find_patches(image, analysis.ink_words))
         timings["ink"] = time.perf_counter() - t
     return Analysed(page, cmode, analysis, text_payload, background, weight, timings, ink)
 
@@ -427,7 +427,9 @@ def keep_intermediates(result: EncodeResult, folder: str | Path) -> list[Path]:
             save_image_atomic(p, paint_patches(white, result.ink))
             out.append(p)
         p = folder / "rejected.txt"
-        lines = [f"{wd.text}\t{wd.box}\t{score:.3f}\t{why}" for wd, score, why in a.rejected]
+        # the part of a word that was left in the background (a word cut by colour is split)
+        lines = [f"{wd.text}\t{wd.box}\t{score:.3f}\t{why}"
+                 for wd, (_, score, why) in zip(a.ink_words, a.rejected)]
         write_atomic(p, ("\n".join(lines) + "\n").encode() if lines else b"")
         out.append(p)
     return out

@@ -220,6 +220,54 @@ def test_trailing_punctuation_of_another_colour_is_split():
     assert np.abs(np.subtract(colours[":"], white)).max() <= 12
 
 
+def _highlighted_token(parts, size=24):
+    """An image of one token drawn in parts of different colours, and its OCR word."""
+    font = load_font(MONO, size)
+    img = Image.new("RGB", (260, 60), (39, 40, 35))
+    draw = ImageDraw.Draw(img)
+    x = 12
+    for part, colour in parts:
+        draw.text((x, 40), part, font=font, fill=colour, anchor="ls")
+        x += int(round(font.getlength(part)))
+    text = "".join(p for p, _ in parts)
+    l, t, r, b = font.getbbox(text, anchor="ls")
+    return np.asarray(img), OcrWord(text, (12 + l, 40 + t, 12 + r, 40 + b), 0.95)
+
+
+GREEN, WHITE = (144, 177, 69), (220, 220, 220)
+
+
+def test_syntax_coloured_parts_of_a_token_are_split():
+    # One OCR token in three colours, as code and terminals highlight it: `{` and `:` white,
+    # `'id'` green. Each part is redrawn in its own colour.
+    img, word = _highlighted_token([("{", WHITE), ("'id'", GREEN), (":", WHITE)])
+    a = build_layer(img, [OcrLine((word,))])
+    colours = {w.text: ln.style.color for ln in a.layer.lines for w in ln.words}
+    assert set(colours) == {"{", "'id'", ":"}, a.rejected
+    assert np.abs(np.subtract(colours["'id'"], GREEN)).max() <= 12
+    assert np.abs(np.subtract(colours[":"], WHITE)).max() <= 12
+    assert np.abs(np.subtract(colours["{"], WHITE)).max() <= 12
+    assert a.rejected == [] and a.ink_words == []
+
+
+def test_a_misread_part_is_rejected_alone():
+    # `'ib'` for `'id'`: the part is rejected (named by its OCR word) and left to an ink patch of
+    # its own box; the white parts around it are still redrawn.
+    img, word = _highlighted_token([("{", WHITE), ("'id'", GREEN), (":", WHITE)])
+    a = build_layer(img, [OcrLine((OcrWord("{'ib':", word.box, 0.95),))])
+    assert [w.text for w, _, _ in a.rejected] == ["{'ib':"]
+    (part,) = a.ink_words
+    assert part.text == "'ib'" and word.box[0] < part.box[0] and part.box[2] < word.box[2]
+    assert sorted(w.text for ln in a.layer.lines for w in ln.words) == [":", "{"]
+
+
+def test_a_token_of_one_colour_is_not_split():
+    # Thin marks reach only part of the way to the text colour: not another colour.
+    img, lines = make_page([("'a.b',c;", MONO, 14, (200, 200, 200), 10, 40)], bg=(30, 30, 30))
+    a = build_layer(img, lines)
+    assert [w.text for ln in a.layer.lines for w in ln.words] == ["'a.b',c;"], a.rejected
+
+
 @pytest.mark.parametrize("wrong", [{"Hello": "Hella"}, {"world": "warld"},
                                    {"quickly": "quiekly"}, {"Hello": "Helo"},
                                    {"world": "wworld"}])

@@ -274,14 +274,15 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
 def _hues_differ(a: np.ndarray, b: np.ndarray, bg: np.ndarray, split: float) -> bool:
     """Whether two glyph colours on background `bg` are different text colours, not one colour
     at two coverages: they must lie more than `split` apart, and the fainter must lie more than
-    half that off the line from `bg` through the stronger (a thin mark of one colour only
-    reaches part of the way from the background to it)."""
+    three quarters of that off the line from `bg` through the stronger (a thin mark of one
+    colour only reaches part of the way from the background to it; dark text on a scan varies
+    in hue a little from glyph to glyph)."""
     if float(np.linalg.norm(a - b)) <= split:
         return False
     strong, weak = (a, b) if np.linalg.norm(a - bg) >= np.linalg.norm(b - bg) else (b, a)
     u = (strong - bg) / max(1e-6, float(np.linalg.norm(strong - bg)))
     t = weak - bg
-    return float(np.linalg.norm(t - (t @ u) * u)) > split / 2
+    return float(np.linalg.norm(t - (t @ u) * u)) > 0.75 * split
 
 
 # Faces whose advances place a split's cuts between characters: one monospaced, one
@@ -336,6 +337,9 @@ def _outside(blank: np.ndarray, c: float) -> np.ndarray:
     return np.maximum(0.0, np.maximum(blank[:, 0] - c, c - blank[:, 1]))
 
 
+_JOINERS = "'\u2019-\u2010\u2013\u2014."  # marks that join the letters around them into one token
+
+
 def _split_colours(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
     """The word, or its parts where the text colour changes between glyphs: syntax-highlighted
     code and terminal output colour the parts of one token differently (a green ``'version'``
@@ -346,8 +350,8 @@ def _split_colours(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
     The word's ink columns (pixels more than half as far from the background as the farthest)
     fall into segments at blank columns; consecutive segments of one colour (`_hues_differ`)
     form a part; the cuts between parts go to the boundaries between characters that the
-    advances of a reference face put nearest (`_char_cuts`). Where that is unclear, the word
-    stays whole."""
+    advances of a reference face put nearest (`_char_cuts`). A word whose colour changes inside
+    a run of letters and digits, or where the cuts are unclear, stays whole."""
     if len(o.text) < 2:
         return [o]
     x0, y0, x1, y1 = o.box
@@ -389,6 +393,16 @@ def _split_colours(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
         return ((ends[s - 1] + starts[s]) / 2 - starts[0]) / span
     idx = _char_cuts(o.text, [rel(s) for s in range(1, len(starts))], [rel(p[0]) for p in parts[1:]])
     if idx is None:
+        return [o]
+    # Highlighting colours tokens, and tokens meet at punctuation or symbols: a colour change
+    # inside a run of letters and digits (an apostrophe, dash or full stop between two of them,
+    # as in don't or e-mail, belongs to the run) is the colour noise of a scan or photo, and
+    # the word stays whole.
+    s = o.text
+    word_char = [c.isalnum() or (c in _JOINERS and 0 < k < len(s) - 1 and s[k - 1].isalnum()
+                                 and s[k + 1].isalnum()) for k, c in enumerate(s)]
+    inner = [word_char[i - 1] and word_char[i] for i in idx]
+    if any(inner):
         return [o]
     bounds = [0] + idx + [len(o.text)]
     w = o.word

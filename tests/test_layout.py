@@ -250,6 +250,14 @@ def test_syntax_coloured_parts_of_a_token_are_split():
     assert a.rejected == [] and a.ink_words == []
 
 
+def test_no_cut_between_letters_of_different_colours():
+    # Tokens meet at punctuation: letters that change colour inside a word (the colour noise
+    # of a scan) keep the word whole.
+    img, word = _highlighted_token([("th", WHITE), ("em", GREEN)])
+    a = build_layer(img, [OcrLine((word,))])
+    assert [w.text for ln in a.layer.lines for w in ln.words] + [w.text for w in a.ink_words] == ["them"]
+
+
 def test_a_misread_part_is_rejected_alone():
     # `'ib'` for `'id'`: the part is rejected (named by its OCR word) and left to an ink patch of
     # its own box; the white parts around it are still redrawn.

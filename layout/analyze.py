@@ -361,6 +361,8 @@ def _split_colours(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
     # The rows of the word's own line: the band of inked rows with the most ink (a box that
     # reaches into the next line would give the parts that line's colours).
     rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:  # the ink lies in the slack around the box
+        return [o]
     bands = np.split(rows, np.flatnonzero(np.diff(rows) > 2) + 1)
     band = max(bands, key=lambda b: int(ink[b].sum()))
     crop, d, ink = (a[band[0]:band[-1] + 1] for a in (crop, d, ink))

@@ -227,6 +227,16 @@ def _drop_rules(alpha: np.ndarray, h: int) -> None:
     alpha[:, inked.mean(axis=0) >= 0.97] = 0.0
 
 
+def _row_bands(ink: np.ndarray, gap: int) -> tuple[list[np.ndarray], int]:
+    """The runs of inked rows of `ink` (bool, rows x columns) split at more than `gap` blank
+    rows, and the index of the run with the most ink (a box that reaches into the next or
+    previous text line holds several; the word's own line is the densest). `ink` must have ink."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    bands = np.split(rows, np.flatnonzero(np.diff(rows) > gap) + 1)
+    per_row = ink.sum(axis=1)
+    return bands, max(range(len(bands)), key=lambda i: int(per_row[bands[i]].sum()))
+
+
 def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     """Colours, coverage and ink box of one word in `box`; or a rejection reason."""
     H, W = img.shape[:2]
@@ -246,16 +256,13 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     # Ink box inside the OCR box (one pixel of slack).
     bx0, by0 = max(0, x0 - 1 - wx0), max(0, y0 - 1 - wy0)
     inside = alpha[by0:y1 + 1 - wy0, bx0:x1 + 1 - wx0] > 0.5
-    rows = np.flatnonzero(inside.any(axis=1))
-    if rows.size == 0:
+    if not inside.any():
         return "no ink"
     # A box that reaches into the next text line (skewed scans): keep the band of rows with the
     # most ink.
-    bands = np.split(rows, np.flatnonzero(np.diff(rows) > max(3, h // 6)) + 1)
+    bands, k = _row_bands(inside, max(3, h // 6))
+    rows = bands[k]
     if len(bands) > 1:
-        per_row = inside.sum(axis=1)
-        k = max(range(len(bands)), key=lambda i: int(per_row[bands[i]].sum()))
-        rows = bands[k]
         # The other lines' ink is not the word's: clear the window from the middle of each gap
         # outwards, so that verification compares the word with its own line only.
         if k > 0:
@@ -292,13 +299,13 @@ _CUT_FACES = (4, 0, 8)
 
 @lru_cache(maxsize=4096)
 def _char_ink(ch: str, font: int) -> tuple[float, float, float]:
-    """Ink columns of one character at the reference size, relative to its pen origin (left,
-    right; both at the pen where it has no ink), and its advance."""
-    nat, nx, _, adv = natural_alpha(ch, font, _REF)
-    cols = np.flatnonzero((nat > 127).any(axis=0)) if nat.size else np.zeros(0, int)
-    if cols.size == 0:
-        return 0.0, 0.0, adv
-    return float(nx + cols[0]), float(nx + cols[-1] + 1), adv
+    """Ink columns of one character as rasterised at the reference size, relative to its pen
+    origin (left, right; both at the pen where it has no ink), and its advance. (Not
+    `_ink_metrics`, whose outline box at the reference size reaches to the advance.)"""
+    m = _rendered_ink(ch, font, _REF)
+    if m is None:
+        return 0.0, 0.0, float(load_font(font, _REF).getlength(ch))
+    return float(m.left), float(m.right), m.advance
 
 
 def _char_cuts(text: str, gaps: list[float], cuts: list[float]) -> list[int] | None:
@@ -324,10 +331,10 @@ def _char_cuts(text: str, gaps: list[float], cuts: list[float]) -> list[int] | N
             best = (err, blank)
     if best is None:
         return None
-    blank = best[1]
-    idx = [int(np.argmin(_outside(blank, c))) for c in cuts]
+    dist = [_outside(best[1], c) for c in cuts]
+    idx = [int(np.argmin(d)) for d in dist]
     if len(set(idx)) < len(idx) or idx != sorted(idx) or max(
-            float(_outside(blank, c)[i]) for i, c in zip(idx, cuts)) * n > 0.4:
+            float(d[i]) for d, i in zip(dist, idx)) * n > 0.4:
         return None
     return [i + 1 for i in idx]
 
@@ -358,13 +365,12 @@ def _split_colours(img: np.ndarray, o: _Obs, cfg: LayoutConfig) -> list[_Obs]:
     crop = img[o.ink[1]:o.ink[3], x0:x1]
     d = np.sqrt(((crop - o.bg) ** 2).sum(axis=2))
     ink = d > 0.5 * float(d.max())
-    # The rows of the word's own line: the band of inked rows with the most ink (a box that
-    # reaches into the next line would give the parts that line's colours).
-    rows = np.flatnonzero(ink.any(axis=1))
-    if rows.size == 0:  # the ink lies in the slack around the box
+    # The rows of the word's own line (a box that reaches into the next line would give the
+    # parts that line's colours).
+    if not ink.any():  # the ink lies in the slack around the box
         return [o]
-    bands = np.split(rows, np.flatnonzero(np.diff(rows) > 2) + 1)
-    band = max(bands, key=lambda b: int(ink[b].sum()))
+    bands, k = _row_bands(ink, 2)
+    band = bands[k]
     crop, d, ink = (a[band[0]:band[-1] + 1] for a in (crop, d, ink))
     top, bottom = o.ink[1] + int(band[0]), o.ink[1] + int(band[-1]) + 1
     cols = np.flatnonzero(ink.any(axis=0))
@@ -556,6 +562,11 @@ def _ink_metrics(text: str, font: int, size: int) -> _InkMetrics | None:
         f = load_font(font, size)
         l, t, r, b = f.getbbox(text, anchor="ls")
         return None if r <= l or b <= t else _InkMetrics(t, b, l, r, float(f.getlength(text)))
+    return _rendered_ink(text, font, size)
+
+
+def _rendered_ink(text: str, font: int, size: int) -> _InkMetrics | None:
+    """Ink extents of `text` (coverage > 1/2) as rasterised at `size`."""
     nat, nx, ny, adv = natural_alpha(text, font, size)
     if nat.size == 0:
         return None
@@ -607,7 +618,7 @@ def _pen_x(o: _Obs, font: int, size: int) -> tuple[int, int, float] | None:
     pixels, and OCR then reads two words as one). Where our face's ink, so stretched, would
     reach out of the word's ink box (our side bearings are narrower), it is fitted into the box
     instead, centred: redrawn words never grow into the gaps between them. None for other
-    words, and for the parts of a word `_split_colours` cut (their words carry no pen)."""
+    words, and for the parts of a word `_split_colours` cut (the span is the whole word's)."""
     if o.word.pen is None or o.box != tuple(o.word.box):
         return None
     m = _ink_metrics(o.text, font, size)

@@ -8,10 +8,12 @@ painted in one colour over the decoded background: the colour that, blended in w
 coverage over the word's background colour, comes closest to the original pixels (least squares;
 lighter than the text's own colour, since the mask takes in the glyphs' anti-aliased edges; on
 the 64 screenshots at 0.02 bpp PSNR 24.35 -> 24.54 dB against painting the text colour, word
-F1 unchanged, README). `COVERAGE` is a quarter, not a half: thin anti-aliased strokes then stay
-whole instead of breaking up, and OCR reads more patched words (`bench/word_recall.py` on 8
-patch-heavy screenshots at 0.02 bpp: 62.7% of them against 56.3% at one half; in a sweep 0.35 was
-between the two and 0.15 worse than one half, letters merging). Nothing is substituted: the mask
+F1 unchanged, README). A word whose ink has several colours (a coloured logo, a highlighted
+token) gives one patch per colour (`_ink_colours`), each pixel going to the colour whose
+background-to-colour axis passes nearest it. `COVERAGE` is a quarter, not a half: thin
+anti-aliased strokes then stay whole instead of breaking up, and OCR reads more patched words
+(`bench/word_recall.py` on 8 patch-heavy screenshots at 0.02 bpp: 62.7% of them against 56.3% at
+one half; in a sweep 0.35 was between the two and 0.15 worse than one half, letters merging). Nothing is substituted: the mask
 *is* the original's ink, thresholded, so a patch can never show a crisp word that differs from
 the original (only a coarser one).
 
@@ -139,7 +141,9 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
     the box (one pixel of slack) whose projection onto the background-to-text axis passes
     `COVERAGE` are ink. Words with less than `min_contrast` (RGB
     distance) between the two colours, or no ink, give no patch. The mask is trimmed to its ink
-    and painted in the colour of `_blend_colour`.
+    and painted in the colour of `_blend_colour`. A word whose ink has several colours (a
+    coloured logo, a highlighted token; `_ink_colours`) gives one patch per colour, each of the
+    pixels nearest its colour's axis.
     A word whose box is ``s * line_height`` pixels tall or more (``s`` = 2..4) is kept at scale
     ``s``: blocks of s x s pixels whose mean coverage is one half or more (see the module doc);
     ``line_height=0`` keeps every word at full resolution.
@@ -158,21 +162,92 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
         if dmax < min_contrast:
             continue
         x0, y0, x1, y1 = max(0, bx0 - 1), max(0, by0 - 1), min(W, bx1 + 1), min(H, by1 + 1)
-        ink = ink_coverage(img[y0:y1, x0:x1], bg, fg) > COVERAGE
-        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        if rows.size == 0:
-            continue
-        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        pixels = img[y0:y1, x0:x1]
+        colours = _ink_colours(pixels, bg, fg, dmax, min_contrast)
+        covs = [ink_coverage(pixels, bg, c) for c in colours]
+        if len(colours) > 1:  # each pixel to the colour whose axis passes nearest
+            res = [np.linalg.norm(pixels - (bg + cv[..., None] * (c - bg)), axis=-1)
+                   for c, cv in zip(colours, covs)]
+            near = np.argmin(np.stack(res), axis=0)
+            covs = [np.where(near == k, cv, 0.0) for k, cv in enumerate(covs)]
         scale = min(_MAX_SCALE, (by1 - by0) // line_height) if line_height > 0 else 1
-        box = (x0 + c0, y0 + r0, x0 + c1, y0 + r1)
-        shape = _coarse(img, bg, fg, box, scale) if scale > 1 else None
-        if shape is None:
-            scale, shape = 1, (x0 + c0, y0 + r0, np.ascontiguousarray(ink[r0:r1, c0:c1]))
-        x, y, mask = shape
-        alpha = _upsample(mask, scale)
-        color = _blend_colour(img[y:y + alpha.shape[0], x:x + alpha.shape[1]], alpha, bg, fg)
-        out.append(InkPatch(x, y, mask, _quantise(color), scale))
+        for c, cov in zip(colours, covs):
+            ink = cov > COVERAGE
+            rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+            if rows.size == 0:
+                continue
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            box = (x0 + c0, y0 + r0, x0 + c1, y0 + r1)
+            shape = _coarse(cov[r0:r1, c0:c1], box, scale, W, H) if scale > 1 else None
+            s = scale
+            if shape is None:
+                s, shape = 1, (x0 + c0, y0 + r0, np.ascontiguousarray(ink[r0:r1, c0:c1]))
+            x, y, mask = shape
+            alpha = _upsample(mask, s)
+            color = _blend_colour(img[y:y + alpha.shape[0], x:x + alpha.shape[1]], alpha, bg, c)
+            out.append(InkPatch(x, y, mask, _quantise(color), s))
     return out
+
+
+#: A word's ink is split by colour only into clusters whose axes from the background are this
+#: far apart (RGB distance), each with at least this share of its strongly inked pixels (and
+#: `_MIN_SPLIT_PX` of them); into at most `_MAX_COLOURS`.
+_SPLIT_DISTANCE = 80.0
+_MIN_SPLIT_SHARE = 0.04
+_MIN_SPLIT_PX = 12
+_MAX_COLOURS = 4
+
+
+def _off_axis(p: np.ndarray, bg: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """RGB distance of each colour of `p` (n, 3) from the segment between `bg` and `c` (what the
+    anti-aliased edges of text of colour `c` over `bg` lie on)."""
+    v = c - bg
+    t = np.clip(((p - bg) @ v) / max(float(v @ v), 1e-6), 0.0, 1.0)
+    return np.linalg.norm(p - (bg + t[:, None] * v), axis=1)
+
+
+def _ink_colours(pixels: np.ndarray, bg: np.ndarray, fg: np.ndarray, dmax: float,
+                 min_contrast: float) -> list[np.ndarray]:
+    """The text colours of a word's `pixels` (h, w, 3 float32): ``[fg]``, or 2..4 colours where
+    the pixels far from the background (at least half of the contrast `dmax`) fall into clusters
+    around background-to-colour axes at least `_SPLIT_DISTANCE` from each other's (a few rounds
+    of k-means from the pixel farthest from the axes so far), each of at least
+    `_MIN_SPLIT_SHARE` of those pixels and `min_contrast` from the background. Each colour is
+    the median of its cluster's pixels (most of them lie inside the strokes, so edge pixels,
+    which lie on the axis, move it little and never form a cluster of their own)."""
+    p = pixels.reshape(-1, 3)
+    dist = np.linalg.norm(p - bg, axis=1)
+    strong = p[dist >= 0.5 * dmax]
+    if strong.shape[0] < 2 * _MIN_SPLIT_PX:
+        return [fg]
+
+    def label(centres: list[np.ndarray]) -> np.ndarray:
+        return np.argmin(np.stack([_off_axis(strong, bg, c) for c in centres]), axis=0)
+
+    def colour(k_pixels: np.ndarray) -> np.ndarray:
+        return np.median(k_pixels, axis=0).astype(np.float32)
+
+    best, centres = [fg], [fg]
+    for _ in range(_MAX_COLOURS - 1):
+        off = np.min(np.stack([_off_axis(strong, bg, c) for c in centres]), axis=0)
+        if float(off.max()) < _SPLIT_DISTANCE:
+            break
+        centres = centres + [strong[int(np.argmax(off))]]
+        for _ in range(6):
+            lab = label(centres)
+            if any(not (lab == k).any() for k in range(len(centres))):
+                break
+            centres = [colour(strong[lab == k]) for k in range(len(centres))]
+        lab = label(centres)
+        counts = np.bincount(lab, minlength=len(centres))
+        apart = all(float(_off_axis(a[None], bg, b)[0]) >= _SPLIT_DISTANCE
+                    and float(_off_axis(b[None], bg, a)[0]) >= _SPLIT_DISTANCE
+                    for i, a in enumerate(centres) for b in centres[i + 1:])
+        if (not apart or counts.min() < max(_MIN_SPLIT_PX, _MIN_SPLIT_SHARE * strong.shape[0])
+                or any(float(np.linalg.norm(c - bg)) < min_contrast for c in centres)):
+            break
+        best = list(centres)
+    return best
 
 
 def _blend_colour(pixels: np.ndarray, alpha: np.ndarray, bg: np.ndarray,
@@ -190,24 +265,19 @@ def _blend_colour(pixels: np.ndarray, alpha: np.ndarray, bg: np.ndarray,
     return (a[:, None] * (o - bg[None, :] * (1.0 - a[:, None]))).sum(axis=0) / den
 
 
-def _coarse(img: np.ndarray, bg: np.ndarray, fg: np.ndarray, box: tuple[int, int, int, int],
-            s: int) -> tuple[int, int, np.ndarray] | None:
-    """The ink in `box` at scale `s`, as ``(x, y, mask)``: a grid of s x s blocks that covers the
-    box and lies inside the image (None where none does), each block ink where its mean coverage
-    is one half or more."""
-    from layout.analyze import ink_coverage
-
-    H, W = img.shape[:2]
+def _coarse(cov: np.ndarray, box: tuple[int, int, int, int], s: int, W: int,
+            H: int) -> tuple[int, int, np.ndarray] | None:
+    """The ink in `box` at scale `s`, as ``(x, y, mask)``, from the coverage `cov` of the box's
+    pixels: a grid of s x s blocks that covers the box and lies inside the image (W x H; None
+    where none does), each block ink where its mean coverage is one half or more."""
     bx0, by0, bx1, by1 = box
     h, w = -(-(by1 - by0) // s), -(-(bx1 - bx0) // s)
     x, y = min(bx0, W - w * s), min(by0, H - h * s)
     if x < 0 or y < 0:
         return None
-    cov = ink_coverage(img[y:y + h * s, x:x + w * s], bg, fg)
-    keep = np.zeros(cov.shape, bool)  # only the word's own ink, not a neighbour's in the grid
-    keep[by0 - y:by1 - y, bx0 - x:bx1 - x] = True
-    cov = np.where(keep, cov, 0.0)
-    mask = cov.reshape(h, s, w, s).mean(axis=(1, 3)) >= 0.5
+    grid = np.zeros((h * s, w * s), np.float32)  # only the word's own ink, not a neighbour's
+    grid[by0 - y:by1 - y, bx0 - x:bx1 - x] = cov
+    mask = grid.reshape(h, s, w, s).mean(axis=(1, 3)) >= 0.5
     if not mask.any():
         return None
     return x, y, mask

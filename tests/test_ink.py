@@ -73,6 +73,43 @@ def test_find_patches_takes_the_ink_and_its_colour():
     assert (out[10:10 + h, 8:8 + w][m] == p.color).all() and (out[10:10 + h, 8:8 + w][~m] == 255).all()
 
 
+def _coloured_word(colours, px=40):
+    """``Google``-like: one word whose letters are drawn in the given colours on white."""
+    f = ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), px)
+    img = Image.new("RGB", (320, 80), "white")
+    d, x = ImageDraw.Draw(img), 10.0
+    for ch, c in zip("Google", colours):
+        d.text((x, 60), ch, font=f, fill=c, anchor="ls")
+        x += f.getlength(ch)
+    return np.asarray(img), OcrWord("Google", (8, 20, int(x) + 2, 72), 0.9)
+
+
+def _psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / ((a.astype(float) - b.astype(float)) ** 2).mean())
+
+
+def test_ink_of_several_colours_gives_a_patch_per_colour():
+    blue, red, yellow, green = (66, 133, 244), (234, 67, 53), (251, 188, 5), (52, 168, 83)
+    img, word = _coloured_word([blue, red, yellow, blue, green, red])
+    patches = find_patches(img, [word], line_height=0)
+    assert len(patches) == 4
+    for want in (blue, red, yellow, green):  # each colour painted close to its own
+        assert min(np.abs(np.subtract(p.color, want)).max() for p in patches) <= 40
+    masks = np.zeros(img.shape[:2], int)
+    for p in patches:
+        x0, y0, x1, y1 = p.box
+        masks[y0:y1, x0:x1] += p.mask
+    assert masks.max() == 1  # each ink pixel in one patch
+    one = np.full_like(img, 255)
+    assert _psnr(paint_patches(one, patches), img) > 25
+
+
+def test_black_text_and_its_grey_edges_stay_one_patch():
+    img, word = _coloured_word([(20, 20, 20)] * 6)
+    (p,) = find_patches(img, [word], line_height=0)
+    assert max(p.color) < 60
+
+
 def test_thin_anti_aliased_strokes_stay_whole():
     from layout.ink import COVERAGE
 

@@ -13,9 +13,9 @@ token) gives one patch per colour (`_ink_colours`), each pixel going to the colo
 background-to-colour axis passes nearest it. `COVERAGE` is a quarter, not a half: thin
 anti-aliased strokes then stay whole instead of breaking up, and OCR reads more patched words
 (`bench/word_recall.py` on 8 patch-heavy screenshots at 0.02 bpp: 62.7% of them against 56.3% at
-one half; in a sweep 0.35 was between the two and 0.15 worse than one half, letters merging). Nothing is substituted: the mask
-*is* the original's ink, thresholded, so a patch can never show a crisp word that differs from
-the original (only a coarser one).
+one half; in a sweep 0.35 was between the two and 0.15 worse than one half, letters merging).
+Nothing is substituted: the mask *is* the original's ink, thresholded, so a patch can never show
+a crisp word that differs from the original (only a coarser one).
 
 Large text (a word whose box is at least ``2 * line_height`` pixels tall, e.g. on a 2x "retina"
 screen) is kept at a coarser scale ``s`` (2..4): the coverage averaged over s x s blocks,

@@ -307,3 +307,45 @@ def test_info_counts_the_ink_patches(tmp_path):
     r = CliRunner().invoke(cli, ["info", str(p), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["ink_patches"] == 1
+
+
+def _large_text_page():
+    """A title of large text above a line of small text, and their OCR lines."""
+    im = Image.new("RGB", (480, 150), (246, 246, 242))
+    d = ImageDraw.Draw(im)
+    lines = []
+    for text, px, y in (("Save contact", 44, 20), ("Saving this number adds a contact", 15, 100)):
+        f = ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), px)
+        words, x = [], 16
+        for t in text.split():
+            d.text((x, y), t, font=f, fill=(24, 28, 40))
+            words.append(OcrWord(t, d.textbbox((x, y), t, font=f), 0.95))
+            x = words[-1].box[2] + int(px * 0.3)
+        lines.append(OcrLine(tuple(words)))
+    return np.asarray(im), lines
+
+
+def test_large_text_can_be_kept_as_its_own_ink(monkeypatch):
+    img, lines = _large_text_page()
+    a = api.analyse(Page(img, None, "image"), mode="screen", ocr_engine=GivenLinesEngine(lines))
+    sizes = {w.text: ln.style.size for ln in a.analysis.layer.lines for w in ln.words}
+    assert sizes["Save"] >= api.LARGE_TEXT_EM > sizes["Saving"]
+    a2, moved = api._large_text_as_ink(a)
+    assert len(moved) == 2 and a2.analysis.layer.text.split() == "Saving this number adds a contact".split()
+    # Kept as ink only where that is closer to the original (a gain no file reaches: never) ...
+    monkeypatch.setattr(api, "LARGE_TEXT_GAIN", 100.0)
+    kept = api.code(a, bpp=0.1)
+    assert "Save" in kept.analysis.layer.text.split() and kept.ink_patches == 0
+    # ... (any file: always, if every patch fits)
+    monkeypatch.setattr(api, "LARGE_TEXT_GAIN", -100.0)
+    inked = api.code(a, bpp=0.1)
+    assert "Save" not in inked.analysis.layer.text.split() and inked.ink_patches == 2
+    assert len(inked.data) * 8 <= 0.1 * img.shape[0] * img.shape[1]
+    dec = api.decode_detailed(inked.data)
+    assert dec.layer.text.split() == "Saving this number adds a contact".split()
+    for p in dec.ink:  # the title's own ink, painted where it was
+        x0, y0, x1, y1 = p.box
+        ink = p.alpha() >= 128
+        assert (img[y0:y1, x0:x1][ink].mean(axis=0) < 120).all()
+    # Words that would not all fit stay redrawn: none may vanish.
+    assert "Save" in api.code(a, bpp=0.1, ink_share=0.01).analysis.layer.text.split()

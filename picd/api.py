@@ -50,8 +50,8 @@ INK_SHARE = 0.4
 #: its ink poorly: 1 - Dice overlap of original and decoded ink (`layout.ink.lost_ink`) above this. At
 #: high rates the background alone keeps many such words readable.
 INK_ERROR = 0.1
-#: Words of this em size (pixels) or more are also tried as ink patches (see `code`).
-LARGE_TEXT_EM = 28
+#: Words of these em sizes (pixels) or more are also tried as ink patches (see `code`).
+LARGE_TEXT_EM = (28, 20)
 #: ... and kept so where the decoded image's PSNR is at least this many dB higher.
 LARGE_TEXT_GAIN = 0.1
 
@@ -204,42 +204,54 @@ def code(
     the same rate with ``quality`` (the patches come on top).
     Run it several times on one `Analysed` to code one page at several sizes.
 
-    Where the layer has large text (em size `LARGE_TEXT_EM` or more), the file is also made with
-    that text as ink patches instead of redrawn glyphs (`_large_text_as_ink`), and kept if every
-    one of those patches fits, the decoded image is closer to the original (PSNR at least
-    `LARGE_TEXT_GAIN` dB higher) and, with ``quality``, the file is no bigger: a face close to
-    but not the same as the original's costs a large word's every edge, its own ink costs bytes
-    only.
+    Where the layer has large text (em size 28 px or more, then 20: `LARGE_TEXT_EM`), the file
+    is also made with that text as ink patches instead of redrawn glyphs (`_large_text_as_ink`);
+    the closest to the original of those in which every such patch fits and, with ``quality``,
+    the file is no bigger is kept if its decoded PSNR is at least `LARGE_TEXT_GAIN` dB higher: a
+    face close to but not the same as the original's costs a large word's every edge, its own
+    ink costs bytes only.
     """
     _check_target(bpp, quality)
     if not 0 <= ink_share <= 1:
         raise BadInputError(f"ink share {ink_share} out of range (0..1)")
     res = _code_once(a, bpp, quality, ink_share, progress)
-    alt = _large_text_as_ink(a) if ink_share > 0 else None
-    if alt is None:
+    if ink_share <= 0:
         return res
-    a2, moved = alt
-    _note(progress, f"trying {len(moved)} large words as ink patches")
     t = time.perf_counter()
-    res2 = _code_once(a2, bpp, quality, ink_share, progress)
-    coded = {(p.x, p.y, p.mask.shape) for p in res2.ink}
-    # Under a target both files fit it; with ``quality``, the patches come on top: no bigger file.
-    if all((p.x, p.y, p.mask.shape) in coded for p in moved) and (
-            res2.target_bytes is not None or len(res2.data) <= len(res.data)):
+    tried, best, best_psnr = 0, res, None  # tried: words moved in the last try
+    for em in LARGE_TEXT_EM:
+        alt = _large_text_as_ink(a, em)
+        if alt is None or len(alt[1]) == tried:  # none, or the same words as the last try
+            continue
+        a2, moved = alt
+        tried = len(moved)
+        _note(progress, f"trying {len(moved)} words of em {em} px or more as ink patches")
+        res2 = _code_once(a2, bpp, quality, ink_share, progress)
+        coded = {(p.x, p.y, p.mask.shape) for p in res2.ink}
+        # Under a target both files fit it; with ``quality``, the patches come on top: no bigger
+        # file. No word may vanish: every patch of the moved words is coded.
+        if not all((p.x, p.y, p.mask.shape) in coded for p in moved) or (
+                res2.target_bytes is None and len(res2.data) > len(res.data)):
+            continue
         from picd.metrics import psnr
 
-        if psnr(a.page.image, decode_detailed(res2.data).image) >= (
-                psnr(a.page.image, decode_detailed(res.data).image) + LARGE_TEXT_GAIN):
-            res = res2
+        if best_psnr is None:
+            best_psnr = psnr(a.page.image, decode_detailed(res.data).image) + LARGE_TEXT_GAIN
+        p2 = psnr(a.page.image, decode_detailed(res2.data).image)
+        if p2 >= best_psnr:
+            best, best_psnr = res2, p2
+    if not tried:
+        return res
+    res = best
     res.timings["large_text"] = time.perf_counter() - t
     res.timings["total"] += res.timings["large_text"]
     return res
 
 
-def _large_text_as_ink(a: Analysed) -> tuple[Analysed, list[InkPatch]] | None:
-    """`a` with the layer's words of em size `LARGE_TEXT_EM` or more taken out of the layer and
-    given ink patches of the original's ink under their redrawn boxes (their text is already out
-    of the background); and those patches. None where there are no such words."""
+def _large_text_as_ink(a: Analysed, em: int) -> tuple[Analysed, list[InkPatch]] | None:
+    """`a` with the layer's words of em size `em` or more taken out of the layer and given ink
+    patches of the original's ink under their redrawn boxes (their text is already out of the
+    background); and those patches. None where there are no such words."""
     if a.analysis is None or a.mode == ct.Mode.NATURAL:
         return None
     from layout.raster import word_alpha
@@ -247,7 +259,7 @@ def _large_text_as_ink(a: Analysed) -> tuple[Analysed, list[InkPatch]] | None:
 
     keep, moved = [], []
     for line in a.analysis.layer.lines:
-        if line.style.size < LARGE_TEXT_EM:
+        if line.style.size < em:
             keep.append(line)
             continue
         for w in line.words:

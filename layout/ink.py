@@ -166,9 +166,7 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
         colours = _ink_colours(pixels, bg, fg, dmax, min_contrast)
         covs = [ink_coverage(pixels, bg, c) for c in colours]
         if len(colours) > 1:  # each pixel to the colour whose axis passes nearest
-            res = [np.linalg.norm(pixels - (bg + cv[..., None] * (c - bg)), axis=-1)
-                   for c, cv in zip(colours, covs)]
-            near = np.argmin(np.stack(res), axis=0)
+            near = np.argmin(np.stack([_off_axis(pixels, bg, c) for c in colours]), axis=0)
             covs = [np.where(near == k, cv, 0.0) for k, cv in enumerate(covs)]
         scale = min(_MAX_SCALE, (by1 - by0) // line_height) if line_height > 0 else 1
         for c, cov in zip(colours, covs):
@@ -199,11 +197,12 @@ _MAX_COLOURS = 4
 
 
 def _off_axis(p: np.ndarray, bg: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """RGB distance of each colour of `p` (n, 3) from the segment between `bg` and `c` (what the
-    anti-aliased edges of text of colour `c` over `bg` lie on)."""
-    v = c - bg
-    t = np.clip(((p - bg) @ v) / max(float(v @ v), 1e-6), 0.0, 1.0)
-    return np.linalg.norm(p - (bg + t[:, None] * v), axis=1)
+    """RGB distance of each colour of `p` (..., 3) from the segment between `bg` and `c` (what
+    the anti-aliased edges of text of colour `c` over `bg` lie on): from the colour its
+    coverage (`layout.analyze.ink_coverage`) blends."""
+    from layout.analyze import ink_coverage
+
+    return np.linalg.norm(p - (bg + ink_coverage(p, bg, c)[..., None] * (c - bg)), axis=-1)
 
 
 def _ink_colours(pixels: np.ndarray, bg: np.ndarray, fg: np.ndarray, dmax: float,

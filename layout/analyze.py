@@ -237,15 +237,19 @@ def _row_bands(ink: np.ndarray, gap: int) -> tuple[list[np.ndarray], int]:
     return bands, max(range(len(bands)), key=lambda i: int(per_row[bands[i]].sum()))
 
 
-def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
-    """Colours, coverage and ink box of one word in `box`; or a rejection reason."""
+def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig,
+             colours: tuple[np.ndarray, np.ndarray, float] | None = None):
+    """Colours, coverage and ink box of one word in `box`; or a rejection reason.
+
+    ``colours``: background, text colour and contrast to use instead of `word_colours` of the
+    box (given when the box reaches into another text line, see below)."""
     H, W = img.shape[:2]
     x0, y0, x1, y1 = (int(v) for v in box)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
     if x1 <= x0 or y1 <= y0:
         return "empty box"
     h = y1 - y0
-    bg, fg, dmax = word_colours(img, (x0, y0, x1, y1))
+    bg, fg, dmax = colours if colours is not None else word_colours(img, (x0, y0, x1, y1))
     if dmax < cfg.min_contrast:
         return "low contrast"
     # Window: the box plus a margin for verification shifts and ascenders cut by the box.
@@ -262,6 +266,13 @@ def _observe(img: np.ndarray, word: OcrWord, text: str, box, cfg: LayoutConfig):
     # most ink.
     bands, k = _row_bands(inside, max(3, h // 6))
     rows = bands[k]
+    if len(bands) > 1 and colours is None:
+        # The text colour is the farthest from the background in the box: a neighbour line's
+        # brighter descenders in it would give the word their colour. Its own rows' colours.
+        ty0, ty1 = wy0 + by0 + int(rows[0]), wy0 + by0 + int(rows[-1]) + 1
+        own = word_colours(img, (x0, max(y0, ty0 - 1), x1, min(y1, ty1 + 1)))
+        if float(np.linalg.norm(own[1] - fg)) > cfg.color_split:
+            return _observe(img, word, text, box, cfg, own)
     if len(bands) > 1:
         # The other lines' ink is not the word's: clear the window from the middle of each gap
         # outwards, so that verification compares the word with its own line only.

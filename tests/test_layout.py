@@ -190,6 +190,23 @@ def test_dark_mode_text():
     assert len(line.words) == 3
 
 
+def test_a_neighbour_lines_descenders_do_not_colour_a_word():
+    """A box that reaches up into the line above holds the tails of its descenders; where they
+    are farther from the background than the word's own ink (light grey over yellow on a dark
+    terminal), they must not give the word their colour."""
+    grey, yellow, bg = (197, 200, 198), (208, 178, 67), (41, 41, 41)
+    img, above = make_page([("gypsy jumpy", MONO, 24, grey, 10, 30)], size=(320, 80), bg=bg)
+    img2, below = make_page([("Spain Turkey", MONO, 24, yellow, 10, 64)], size=(320, 80), bg=bg)
+    img = np.where((img2 != bg).any(axis=2, keepdims=True), img2, img)
+    tails = max(w.box[3] for w in above[0].words)
+    words = tuple(OcrWord(w.text, (w.box[0], tails - 3, w.box[2], w.box[3]), w.confidence)
+                  for w in below[0].words)
+    a = build_layer(np.ascontiguousarray(img), [OcrLine(words)])
+    assert a.layer.n_words == 2
+    for line in a.layer.lines:
+        assert np.abs(np.subtract(line.style.color, yellow)).max() <= 20, line.style.color
+
+
 def test_colored_words_split_into_lines():
     img, lines = make_page([("plain text", ARIMO, 16, (0, 0, 0), 8, 30)])
     img2, lines2 = make_page([("blue link", ARIMO, 16, (0, 0, 230), 8, 30)])

@@ -45,7 +45,7 @@ import math
 import re
 import string
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TypeVar
 
@@ -98,6 +98,10 @@ class LayoutConfig:
         color_split: consecutive words of one OCR line whose text colours differ by more than
             this RGB distance go to separate layer lines; so do the parts of one word whose
             glyphs differ so in colour (and in hue, see `_split_colours`).
+        color_snap: a line whose text colour was estimated (not given by a PDF) and lies within
+            this (in every channel, 0..255) of the colour of a line with more characters takes
+            that colour: the estimates of one colour vary a little from line to line (thin
+            glyphs, a gradient behind them), and each colour the layer holds costs bytes. 0: off.
         fit_words: at most this many words (the longest) of a line are used to choose its font,
             size and baseline.
         page_fonts: after `probe_lines` lines, only this many faces (plus their bold/regular
@@ -130,6 +134,7 @@ class LayoutConfig:
     max_drift: int = 12
     alt_margin: float = 0.04
     color_split: float = 60.0
+    color_snap: float = 16.0
     fit_words: int = 6
     page_fonts: int = 3
     probe_lines: int = 8
@@ -1021,6 +1026,7 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
     # the rejected words are put back in reading order at the end.
     order = sorted(range(len(lines)), key=lambda i: -sum(len(w.text) for w in lines[i].words))
     line_of: list[int] = []  # index in `lines` of each layer line
+    estimated: list[bool] = []  # whether each layer line's colour was estimated from pixels
     rejected_of: list[int] = []  # and of each rejected word
     for li in order:
         ocr_line = lines[li]
@@ -1046,7 +1052,8 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             obs += _split_colours(img, o, cfg)
         prev: tuple[Style, int] | None = None  # style and baseline of the line's last run
         for run in _split_runs(obs, cfg):
-            if all(o.word.color is not None for o in run) and _has_hints(run[0].word):
+            given = all(o.word.color is not None for o in run) and _has_hints(run[0].word)
+            if given:
                 color = tuple(int(c) for c in run[0].word.color)
             else:
                 wts = np.asarray([len(o.text) for o in run], float)
@@ -1105,12 +1112,34 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 words.sort(key=lambda w: w.x)
                 out_lines.append(Line(b, style, tuple(words)))
                 line_of.append(li)
+                estimated.append(not given)
         rejected_of += [li] * (len(rejected) - len(rejected_of))
+    out_lines = _snap_colours(out_lines, estimated, cfg.color_snap)
     if cfg.mask_dilation > 0:
         k = 2 * cfg.mask_dilation + 1
         mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     return Analysis(TextLayer(W, H, tuple(_reading_order(out_lines, line_of))), mask,
                     _reading_order(rejected, rejected_of), _reading_order(ink_words, rejected_of))
+
+
+def _snap_colours(lines: list[Line], estimated: list[bool], tol: float) -> list[Line]:
+    """`lines` with each estimated colour replaced by the nearest within `tol` (in every
+    channel) of the colours of lines with more characters (see ``LayoutConfig.color_snap``)."""
+    if tol <= 0:
+        return lines
+    out = list(lines)
+    palette: list[np.ndarray] = []
+    for i in sorted(range(len(lines)), key=lambda i: -sum(len(w.text) for w in lines[i].words)):
+        if not estimated[i]:
+            continue
+        c = np.asarray(lines[i].style.color, np.int64)
+        near = [p for p in palette if np.abs(p - c).max() <= tol]
+        if not near:
+            palette.append(c)
+            continue
+        p = min(near, key=lambda p: int(np.abs(p - c).sum()))
+        out[i] = replace(lines[i], style=replace(lines[i].style, color=tuple(int(v) for v in p)))
+    return out
 
 
 def _reading_order(items: list[_T], line_of: list[int]) -> list[_T]:

@@ -207,6 +207,33 @@ def test_a_neighbour_lines_descenders_do_not_colour_a_word():
         assert np.abs(np.subtract(line.style.color, yellow)).max() <= 20, line.style.color
 
 
+def test_close_estimates_of_one_colour_become_one():
+    """Estimated colours within ``color_snap`` of a longer line's take its colour (one style to
+    code); colours given by a PDF, and colours farther apart, stay as they are."""
+    from layout.analyze import _snap_colours
+
+    def line(text, color):
+        return Line(20, Style(DEJAVU, 14, color), tuple(Word(t, 0, 10) for t in text.split()))
+
+    lines = [line("a short one", (30, 30, 40)), line("the longest line of the page", (20, 22, 30)),
+             line("a link", (20, 40, 200)), line("exact text", (24, 24, 24)),
+             line("a hair darker", (8, 10, 14))]
+    out = _snap_colours(lines, [True, True, True, False, True], 16)
+    assert [ln.style.color for ln in out] == [(20, 22, 30), (20, 22, 30), (20, 40, 200),
+                                              (24, 24, 24), (20, 22, 30)]
+    assert [ln.words for ln in out] == [ln.words for ln in lines]
+    assert _snap_colours(lines, [True] * 5, 0) == lines
+    assert _snap_colours(lines, [True] * 5, 8)[0].style.color == (30, 30, 40)
+    # through build_layer: the short line takes the long one's colour
+    img, lines = make_page([("Settings Display Network", ARIMO, 15, (40, 40, 40), 10, 25),
+                            ("Sound", ARIMO, 15, (52, 46, 40), 10, 55)], size=(300, 70))
+    layer = build_layer(img, lines).layer
+    (long, short) = [ln.style.color for ln in layer.lines]
+    assert long == short and np.abs(np.subtract(long, 40)).max() <= 4
+    off = build_layer(img, lines, LayoutConfig(color_snap=0)).layer
+    assert len({ln.style.color for ln in off.lines}) == 2
+
+
 def test_colored_words_split_into_lines():
     img, lines = make_page([("plain text", ARIMO, 16, (0, 0, 0), 8, 30)])
     img2, lines2 = make_page([("blue link", ARIMO, 16, (0, 0, 230), 8, 30)])

@@ -28,7 +28,8 @@ from PIL import Image
 
 from layout.analyze import Analysis, LayoutConfig, build_layer
 from layout.ink import CODECS as INK_CODECS
-from layout.ink import InkPatch, decode_patches, find_patches, fit_patches, lost_ink, paint_patches, patch_mask
+from layout.ink import (InkPatch, decode_patches, encode_patches, find_patches, fit_patches, lost_ink,
+                        paint_patches, patch_mask)
 from layout.model import TextLayer
 from layout.textcoder import decode_layer, encode_layer
 from ocr.base import OcrEngine
@@ -209,7 +210,8 @@ def code(
     the closest to the original of those in which every such patch fits and, with ``quality``,
     the file is no bigger is kept if its decoded PSNR is at least `LARGE_TEXT_GAIN` dB higher: a
     face close to but not the same as the original's costs a large word's every edge, its own
-    ink costs bytes only.
+    ink costs bytes only. A try whose moved words' patches alone are over the most the file
+    could give ink patches is not coded.
     """
     _check_target(bpp, quality)
     if not 0 <= ink_share <= 1:
@@ -225,6 +227,13 @@ def code(
             continue
         a2, moved = alt
         tried = len(moved)
+        h, w = a.page.image.shape[:2]
+        try:
+            need = len(encode_patches(moved, w, h))
+        except ValueError:  # over the format's limits: they cannot all be coded
+            continue
+        if need > _ink_budget_bound(a2, bpp, quality, ink_share):
+            continue  # the moved words' patches alone are over any ink budget this file has
         _note(progress, f"trying {len(moved)} words of em {em} px or more as ink patches")
         res2 = _code_once(a2, bpp, quality, ink_share, progress)
         coded = {(p.x, p.y, p.mask.shape) for p in res2.ink}
@@ -277,17 +286,40 @@ def _large_text_as_ink(a: Analysed, em: int) -> tuple[Analysed, list[InkPatch]] 
                    weight=1.0 - _coverage(layer), ink=tuple(patches) + a.ink), patches
 
 
+def _budgets(a: Analysed, bpp: float | None, quality: float | None) -> tuple[int | None, int | None]:
+    """The file's target in bytes (None with ``quality``) and, with ``quality``, the
+    background's budget (None under a target)."""
+    h, w = a.page.image.shape[:2]
+    if bpp is None and quality is not None:
+        return None, int(quality_to_bpp(quality) * w * h / 8)
+    return int((bpp if bpp is not None else DEFAULT_BPP[a.mode]) * w * h / 8), None
+
+
+def _ink_budget(room: int, ink_share: float, min_bytes: int) -> int:
+    """Bytes the ink patches may take of the ``room`` that the background and they share."""
+    # the section header: tag and codec ids, and the payload's length
+    return min(int(ink_share * room), room - min_bytes - 2 - len(ct.write_varint(max(0, room))))
+
+
+def _ink_budget_bound(a: Analysed, bpp: float | None, quality: float | None,
+                      ink_share: float) -> int:
+    """At least the ink budget `_code_once` gives `a` (the background section's length bytes,
+    not known yet, left out), for skipping a file that cannot hold some patches."""
+    h, w = a.page.image.shape[:2]
+    target, bg_budget = _budgets(a, bpp, quality)
+    room = bg_budget or 0
+    if target is not None:
+        text = a.text_payload
+        room = target - ct.overhead(2 if text else 1, w, h) - (_len_extra(len(text)) + len(text) if text else 0)
+    return _ink_budget(room, ink_share, ClassicalBackgroundCodec().min_bytes())
+
+
 def _code_once(a: Analysed, bpp: float | None, quality: float | None, ink_share: float,
                progress: Progress | None) -> EncodeResult:
     """`code` with the layer as it is (arguments checked by `code`)."""
     h, w = a.page.image.shape[:2]
     warnings: list[str] = []
-    if bpp is None and quality is not None:
-        target = None
-        bg_budget: int | None = int(quality_to_bpp(quality) * w * h / 8)
-    else:
-        target = int((bpp if bpp is not None else DEFAULT_BPP[a.mode]) * w * h / 8)
-        bg_budget = None
+    target, bg_budget = _budgets(a, bpp, quality)
 
     codec = ClassicalBackgroundCodec()
     text = a.text_payload
@@ -328,8 +360,7 @@ def _code_once(a: Analysed, bpp: float | None, quality: float | None, ink_share:
         plain = codec.decompress(bg_payload, w, h)
         wanted = [p for p in a.ink if lost_ink(a.page.image, plain, p) > INK_ERROR]
         room = (target - len(data) + len(bg_payload)) if target is not None else bg_budget or 0
-        # the section header: tag and codec ids, and the payload's length
-        ink_budget = min(int(ink_share * room), room - codec.min_bytes() - 2 - len(ct.write_varint(max(0, room))))
+        ink_budget = _ink_budget(room, ink_share, codec.min_bytes())
         _note(progress, f"{len(wanted)} of {len(a.ink)} words not redrawn blur in the background: "
                         f"ink patches in up to {max(0, ink_budget)} bytes")
         ink, chosen = fit_patches(wanted, w, h, ink_budget)

@@ -347,5 +347,12 @@ def test_large_text_can_be_kept_as_its_own_ink(monkeypatch):
         x0, y0, x1, y1 = p.box
         ink = p.alpha() >= 128
         assert (img[y0:y1, x0:x1][ink].mean(axis=0) < 120).all()
-    # Words that would not all fit stay redrawn: none may vanish.
+    # Words that would not all fit stay redrawn: none may vanish; where their patches alone are
+    # over the ink budget, the file with them is not even coded.
+    calls = []
+    once = api._code_once
+    monkeypatch.setattr(api, "_code_once", lambda *args: calls.append(args[0]) or once(*args))
+    assert "Save" not in api.code(a, bpp=0.1).analysis.layer.text.split() and len(calls) == 2
+    calls.clear()
     assert "Save" in api.code(a, bpp=0.1, ink_share=0.01).analysis.layer.text.split()
+    assert calls == [a]

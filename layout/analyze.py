@@ -23,8 +23,9 @@ identical ink, 0 for disjoint ink. The score of a word is the minimum of its who
 the Dice of every character cell (the columns between consecutive pen positions, the first and
 last cells extended to the window edges), so one wrong, missing or extra character sinks the
 word even when the rest matches. The best of the integer shifts ``|dx| <= max_shift`` is used and
-the word is moved by it. A word is rejected when its score is below ``verify_threshold`` or,
-on lines of three or more words, more than ``line_drop`` below the line's median score.
+the word is moved by it. A word is rejected when its score is below ``verify_threshold``
+(``verify_threshold_char`` for a word of one letter or digit, where icons read as letters end
+up) or, on lines of three or more words, more than ``line_drop`` below the line's median score.
 
 Misreading check (see `_better_reading`). Dice alone is lenient where our face differs from the
 original one, so every letter/digit is also compared in context with all 62 alternatives
@@ -67,6 +68,10 @@ class LayoutConfig:
     Attributes:
         verify_threshold: words whose verification score (soft Dice, 0..1, see module doc) is
             below this are rejected and stay in the background.
+        verify_threshold_char: the same, higher, for a word of one letter or digit on its own
+            (not a part of a longer word cut by colour): icons are read as such words (a
+            magnifier as ``Q``, a funnel as ``Y``, a flask as ``A``) and one glyph's outline
+            says too little to tell them from letters at the lower threshold.
         verify_threshold_exact: the same for words from an exact text layer (a PDF's), whose
             characters are known; verification there only has to catch broken character maps and
             hidden text, so the bar is lower (our faces differ from the PDF's own fonts).
@@ -122,6 +127,7 @@ class LayoutConfig:
     """
 
     verify_threshold: float = 0.6
+    verify_threshold_char: float = 0.75
     verify_threshold_exact: float = 0.45
     min_confidence: float = 0.5
     min_confidence_short: float = 0.8
@@ -1100,8 +1106,10 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
                 floor = max(floor, float(np.median(scores)) - cfg.line_drop)
             by_base: dict[int, list[Word]] = {}
             for o, x, width, score, misread, dy in checked:
-                if score < floor:
-                    reject(o, score, f"verification failed (< {floor:.2f})")
+                need = (max(floor, cfg.verify_threshold_char) if not exact and _lone_character(o)
+                        else floor)
+                if score < need:
+                    reject(o, score, f"verification failed (< {need:.2f})")
                     continue
                 if misread is not None:
                     reject(o, score, "misread: " + misread)
@@ -1120,6 +1128,11 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
         mask = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
     return Analysis(TextLayer(W, H, tuple(_reading_order(out_lines, line_of))), mask,
                     _reading_order(rejected, rejected_of), _reading_order(ink_words, rejected_of))
+
+
+def _lone_character(o: _Obs) -> bool:
+    """Whether `o` is a word of one letter or digit on its own (not a part of a longer word)."""
+    return len(o.text) == 1 and o.text.isalnum() and o.part is None
 
 
 def _snap_colours(lines: list[Line], estimated: list[bool], tol: float) -> list[Line]:

@@ -343,6 +343,24 @@ def test_icon_read_as_text_is_rejected():
     assert not a.text_mask.any()
 
 
+def test_a_lone_letter_needs_a_closer_match(monkeypatch):
+    """Icons are read as words of one letter (a magnifier as ``Q``, a funnel as ``Y``) and one
+    glyph's outline says little: a lone letter or digit must score ``verify_threshold_char``,
+    longer words and the parts of a word cut by colour only ``verify_threshold``."""
+    from layout import analyze
+
+    img, lines = make_page([("Q", ARIMO, 18, (60, 60, 60), 12, 30), ("Qt 7", ARIMO, 18, (60, 60, 60), 80, 30)],
+                           size=(200, 44))
+    # every word matches this well (as an icon of a search field matches our Q: 0.62 to 0.75)
+    monkeypatch.setattr(analyze, "_verify_drift", lambda o, *args: (0.7, 0, None, 0))
+    a = build_layer(img, lines)
+    assert sorted(w.text for ln in a.layer.lines for w in ln.words) == ["Qt"]
+    assert sorted(w.text for w, _, _ in a.rejected) == ["7", "Q"]
+    assert all("0.75" in why for _, _, why in a.rejected)
+    lax = build_layer(img, lines, LayoutConfig(verify_threshold_char=0.6))
+    assert sorted(w.text for ln in lax.layer.lines for w in ln.words) == ["7", "Q", "Qt"]
+
+
 def test_low_confidence_and_missing_glyphs_are_rejected():
     img, lines = make_page([("Hello world", ARIMO, 16, (0, 0, 0), 10, 35)])
     w0, w1 = lines[0].words

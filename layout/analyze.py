@@ -121,6 +121,8 @@ class LayoutConfig:
             the line's match score refine each of those faces.
         candidates: ids of the faces tried for raster OCR input (no style hints), in order of
             preference on ties.
+        slant_gain: a run of words whose face's italic (or upright) twin scores this much
+            higher on it is drawn in that twin (the candidates are upright faces).
         mask_alpha: observed coverage above which a pixel inside an accepted word's box belongs
             to the text mask.
         mask_dilation: the text mask is dilated by this many pixels (anti-aliasing fringes).
@@ -148,6 +150,7 @@ class LayoutConfig:
     refine_steps: int = 3
     candidates: tuple[int, ...] = (16, 17, 0, 1, 24, 25, 28, 29, 8, 9, 4, 5, 32, 33, 36, 37, 40,
                                     41, 44, 45, 48, 49, 52, 53)
+    slant_gain: float = 0.05
     mask_alpha: float = 0.1
     mask_dilation: int = 1
 
@@ -995,9 +998,16 @@ def _choose_style(run: list[_Obs], color: tuple[int, int, int], page: _PageFonts
                     break
             refined.append(top)
         found = sorted(refined, key=lambda t: -t[0])
-    _, f, size, base = found[0]
+    best, f, size, base = found[0]
     if not hinted:
         page.add(scores, f, len(text))
+        # Italic runs (emphasis, a terminal's italic keywords): the italic twin of the face,
+        # which the candidates do not hold, where it fits clearly better.
+        slant = style_twin(f, FONTS[f].bold, not FONTS[f].italic)
+        if slant is not None and font_available(slant) and covers(slant, text):
+            s2 = score(slant, size, base)
+            if s2 >= best + cfg.slant_gain:
+                f = slant
     return Style(f, size, color), base
 
 

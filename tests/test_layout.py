@@ -181,6 +181,19 @@ def test_rejected_words_come_in_reading_order():
     assert [line.words[0].text for line in a.layer.lines] == ["here", "and"]
 
 
+def test_an_italic_run_is_drawn_in_italic():
+    """The candidate faces are upright; a run that the italic twin of its face fits clearly
+    better (``slant_gain``) is drawn in that twin, and upright text stays upright."""
+    img, lines = make_page([("Settings Display Network Sound", ARIMO, 16, (0, 0, 0), 10, 30),
+                            ("Notifications and actions", 18, 16, (0, 0, 0), 10, 60)], size=(420, 80))
+    a = build_layer(img, lines)
+    fonts = [FONTS[ln.style.font] for ln in a.layer.lines]
+    assert len(fonts) == 2 and not fonts[0].italic and fonts[1].italic
+    assert a.layer.n_words == 7
+    never = build_layer(img, lines, LayoutConfig(slant_gain=1.0))
+    assert not any(FONTS[ln.style.font].italic for ln in never.layer.lines)
+
+
 def test_dark_mode_text():
     color, bg = (228, 230, 235), (24, 26, 33)
     img, lines = make_page([("Settings Display Network", ARIMO, 17, color, 10, 35)], bg=bg)

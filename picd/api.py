@@ -220,6 +220,7 @@ def code(
     if ink_share <= 0:
         return res
     t = time.perf_counter()
+    h, w = a.page.image.shape[:2]
     tried, best, best_psnr = 0, res, None  # tried: words moved in the last try
     for em in LARGE_TEXT_EM:
         alt = _large_text_as_ink(a, em)
@@ -227,7 +228,6 @@ def code(
             continue
         a2, moved = alt
         tried = len(moved)
-        h, w = a.page.image.shape[:2]
         try:
             need = len(encode_patches(moved, w, h))
         except ValueError:  # over the format's limits: they cannot all be coded
@@ -309,9 +309,19 @@ def _ink_budget_bound(a: Analysed, bpp: float | None, quality: float | None,
     target, bg_budget = _budgets(a, bpp, quality)
     room = bg_budget or 0
     if target is not None:
-        text = a.text_payload
-        room = target - ct.overhead(2 if text else 1, w, h) - (_len_extra(len(text)) + len(text) if text else 0)
+        room = target - _framing(_text_sections(a), w, h)
     return _ink_budget(room, ink_share, ClassicalBackgroundCodec().min_bytes())
+
+
+def _text_sections(a: Analysed) -> list[ct.Section]:
+    return [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, a.text_payload)] if a.text_payload else []
+
+
+def _framing(sections: list[ct.Section], w: int, h: int) -> int:
+    """Bytes of a file with these sections and a background section, but for the background's
+    payload and its length's bytes past the first."""
+    return ct.overhead(len(sections) + 1, w, h) + sum(_len_extra(len(s.payload)) + len(s.payload)
+                                                      for s in sections)
 
 
 def _code_once(a: Analysed, bpp: float | None, quality: float | None, ink_share: float,
@@ -323,13 +333,12 @@ def _code_once(a: Analysed, bpp: float | None, quality: float | None, ink_share:
 
     codec = ClassicalBackgroundCodec()
     text = a.text_payload
-    text_sections = [ct.Section(ct.Tag.TEXT, TEXT_CODEC_ID, text)] if text else []
+    text_sections = _text_sections(a)
 
     def pack(ink: bytes, background: np.ndarray, weight: np.ndarray | None) -> tuple[bytes, bytes, list[str]]:
         """The file with these ink patches and this background in the bytes left."""
         sections = text_sections + ([ct.Section(ct.Tag.INK, INK_CODEC_ID, ink)] if ink else [])
-        fixed = ct.overhead(len(sections) + 1, w, h) + sum(_len_extra(len(s.payload)) + len(s.payload)
-                                                           for s in sections)
+        fixed = _framing(sections, w, h)
         notes = []
         budget = bg_budget
         if budget is None:

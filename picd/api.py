@@ -216,7 +216,8 @@ def code(
     _check_target(bpp, quality)
     if not 0 <= ink_share <= 1:
         raise BadInputError(f"ink share {ink_share} out of range (0..1)")
-    res = _code_once(a, bpp, quality, ink_share, progress)
+    codec = ClassicalBackgroundCodec()  # one for the page: it remembers what it has coded
+    res = _code_once(a, bpp, quality, ink_share, progress, codec)
     if ink_share <= 0:
         return res
     t = time.perf_counter()
@@ -235,7 +236,7 @@ def code(
         if need > _ink_budget_bound(a2, bpp, quality, ink_share):
             continue  # the moved words' patches alone are over any ink budget this file has
         _note(progress, f"trying {len(moved)} words of em {em} px or more as ink patches")
-        res2 = _code_once(a2, bpp, quality, ink_share, progress)
+        res2 = _code_once(a2, bpp, quality, ink_share, progress, codec)
         coded = {(p.x, p.y, p.mask.shape) for p in res2.ink}
         # Under a target both files fit it; with ``quality``, the patches come on top: no bigger
         # file. No word may vanish: every patch of the moved words is coded.
@@ -325,13 +326,13 @@ def _framing(sections: list[ct.Section], w: int, h: int) -> int:
 
 
 def _code_once(a: Analysed, bpp: float | None, quality: float | None, ink_share: float,
-               progress: Progress | None) -> EncodeResult:
-    """`code` with the layer as it is (arguments checked by `code`)."""
+               progress: Progress | None, codec: ClassicalBackgroundCodec) -> EncodeResult:
+    """`code` with the layer as it is (arguments checked by `code`), coding the background with
+    ``codec`` (one instance per page)."""
     h, w = a.page.image.shape[:2]
     warnings: list[str] = []
     target, bg_budget = _budgets(a, bpp, quality)
 
-    codec = ClassicalBackgroundCodec()
     text = a.text_payload
     text_sections = _text_sections(a)
 

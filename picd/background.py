@@ -13,6 +13,7 @@ ships with the code, so they cost a few bytes instead of a tenth of the file.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zlib
 from abc import ABC, abstractmethod
@@ -23,7 +24,7 @@ from PIL import Image
 
 from picd.container import read_varint, write_varint
 from picd.errors import BadStreamError
-from picd.search import largest_fitting
+from picd.search import largest_fitting, narrowed
 
 
 class BackgroundCodec(ABC):
@@ -117,6 +118,9 @@ _SCALES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 # libaom's speed for the encoder (0 slowest .. 10): 6, Pillow's default, codes the screen
 # backgrounds about 0.2 dB better than 8 in the same bytes for about twice the time (README).
 _AVIF_SPEED = 6
+# A format and downscaled size at which the last image's quality 0 was this many times over the
+# budget is not tried: the images one instance codes differ by a few words' ink.
+_SURE_MISS = 1.5
 
 
 def _deflate(data: bytes, zdict: bytes) -> bytes:
@@ -179,6 +183,9 @@ class ClassicalBackgroundCodec(BackgroundCodec):
 
     Payload: ``format:u8`` then, for AVIF/WebP, ``varint n, deflated header[n], rest of file``;
     for a flat background, three bytes of colour.
+
+    An instance is for one page: it remembers what it has coded (see `_fit`), and takes the
+    images it is given to be versions of one background.
     """
 
     codec_id = 1
@@ -186,6 +193,10 @@ class ClassicalBackgroundCodec(BackgroundCodec):
 
     def __init__(self, formats: tuple[int, ...] = (_FMT_AVIF, _FMT_WEBP)):
         self.formats = formats
+        # What this instance has coded: the encoder codes one page's background several times
+        # (without ink patches, with them, with large text as patches; see `_fit`).
+        self._coded: dict[tuple[bytes, int], dict[int, bytes]] = {}
+        self._floors: dict[tuple[int, int, int], int] = {}  # (format, w, h): size at quality 0
 
     def compress(self, image: np.ndarray, max_bytes: int, weight: np.ndarray | None = None) -> bytes:
         h, w = image.shape[:2]
@@ -205,8 +216,9 @@ class ClassicalBackgroundCodec(BackgroundCodec):
             sw, sh = max(1, round(w / scale)), max(1, round(h / scale))
             small = pil.resize((sw, sh), Image.Resampling.LANCZOS)
             here: _Candidate | None = None  # the best of this scale
+            key = hashlib.blake2b(small.tobytes(), digest_size=16).digest()
             for fmt in self.formats:
-                payload = self._fit(fmt, small, max_bytes)
+                payload = self._fit(fmt, small, key, max_bytes)
                 if payload is None:
                     continue
                 err = self._error(ref, ref_wt, self.decompress(payload, ew, eh))
@@ -264,20 +276,32 @@ class ClassicalBackgroundCodec(BackgroundCodec):
             out = [fits[-1]]
         return out
 
-    @staticmethod
-    def _fit(fmt: int, small: Image.Image, max_bytes: int) -> bytes | None:
+    def _fit(self, fmt: int, small: Image.Image, key: bytes, max_bytes: int) -> bytes | None:
         """Payload at the highest quality that fits (:func:`picd.search.largest_fitting` over
-        Pillow's 0..100 quality); None when even quality 0 does not fit (found with one encode)."""
-        coded: dict[int, bytes] = {}
+        Pillow's 0..100 quality); None when even quality 0 does not fit (found with one encode).
+
+        ``key`` identifies the pixels of ``small``: the payloads of an image coded before are
+        taken from memory, and the search starts from the bracket their sizes give. A format
+        and size at which the last image's quality 0 was `_SURE_MISS` times over the budget is
+        not tried.
+        """
+        own = self._coded.setdefault((key, fmt), {})  # this image's payloads by quality
+        floor = self._floors.get((fmt, *small.size))
+        if not own and floor is not None and floor > _SURE_MISS * max_bytes:
+            return None
+        seen = {q: len(p) for q, p in own.items()}
 
         def size(q: int) -> int:
-            if q not in coded:
-                coded[q] = _encode(fmt, small, q)
-            return len(coded[q])
+            if q not in seen:
+                own[q] = _encode(fmt, small, q)
+                seen[q] = len(own[q])
+            return seen[q]
 
-        if size(0) > max_bytes:
+        self._floors[fmt, *small.size] = size(0)
+        if seen[0] > max_bytes:
             return None
-        return coded[largest_fitting(size, 0, 101, max_bytes, top=100)]
+        lo, hi = narrowed(sorted(seen.items()), 0, 101, max_bytes)
+        return own[largest_fitting(size, lo, hi, max_bytes, top=100)]
 
 
 BACKGROUND_CODECS: dict[int, type[BackgroundCodec]] = {ClassicalBackgroundCodec.codec_id: ClassicalBackgroundCodec}

@@ -52,7 +52,7 @@ import numpy as np
 from PIL import Image
 
 from picd.metrics import psnr
-from picd.search import largest_fitting
+from picd.search import largest_fitting, narrowed
 
 DEFAULT_FACTORS = (1, 2, 3, 4, 6, 8)
 SIDE_INFO_BYTES = 2  # factor index + (W mod f, H mod f), when downscaled
@@ -355,13 +355,8 @@ class SizeSearch:
         lo, top = self.codec.knob_range
         if self.n_bytes(factor, lo) > max_bytes:
             return None
-        hi = top + 1
-        for (f, q) in list(self._data):  # narrow the bracket with what is already coded
-            if f == factor and lo < q < hi:
-                if self.n_bytes(f, q) <= max_bytes:
-                    lo = q
-                else:
-                    hi = q
+        lo, hi = narrowed(((q, self.n_bytes(f, q)) for f, q in list(self._data) if f == factor),
+                          lo, top + 1, max_bytes)  # what is already coded
         return largest_fitting(lambda q: self.n_bytes(factor, q), lo, hi, max_bytes, top,
                                guess=lambda a, b, target: self._guess(factor, a, b, target))
 

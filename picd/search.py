@@ -11,9 +11,21 @@ quality; where a codec breaks that a little, the answer is still a setting that 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Iterable
 
 Guess = Callable[[int, int, float], "int | None"]
+
+
+def narrowed(known: Iterable[tuple[int, int]], lo: int, hi: int, max_bytes: int) -> tuple[int, int]:
+    """The bracket ``lo`` (fits) / ``hi`` (does not) of `largest_fitting` narrowed by sizes
+    already coded: ``(setting, bytes)`` pairs, taken in order."""
+    for q, n in known:
+        if lo < q < hi:
+            if n <= max_bytes:
+                lo = q
+            else:
+                hi = q
+    return lo, hi
 
 
 def largest_fitting(size: Callable[[int], int], lo: int, hi: int, max_bytes: int, top: int,

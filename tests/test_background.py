@@ -69,3 +69,41 @@ def test_full_size_is_tried_down_to_a_hundredth_of_a_bit_per_pixel():
     scales = ClassicalBackgroundCodec._scales(3239, 2159, 17000)
     assert scales[0] == 1 and 2 in scales and 4 in scales
     assert ClassicalBackgroundCodec._scales(3239, 2159, 4000)[0] == 2  # 0.005 bpp: too few bits
+
+
+def _counting_encodes(monkeypatch):
+    import picd.background as bg
+
+    calls = []
+    real = bg._encode
+    monkeypatch.setattr(bg, "_encode", lambda *a: calls.append(a[2]) or real(*a))
+    return calls
+
+
+def test_an_instance_codes_an_image_it_has_coded_again_from_memory(monkeypatch):
+    # The encoder codes one page's background several times (with and without ink patches,
+    # with large text as patches): the same pixels are not coded again.
+    img = _ui_image()
+    calls = _counting_encodes(monkeypatch)
+    codec = ClassicalBackgroundCodec()
+    first = codec.compress(img, 1500)
+    n = len(calls)
+    assert n > 0 and codec.compress(img, 1500) == first and len(calls) == n
+    assert codec.compress(img, 1400) == ClassicalBackgroundCodec().compress(img, 1400)
+
+
+def test_a_size_far_over_the_budget_for_the_last_image_is_not_coded_for_the_next(monkeypatch):
+    img = _ui_image()
+    other = img.copy()
+    other[70:90, 20:120] = (200, 40, 40)  # a few words' ink painted in: a similar image
+    import picd.background as bg
+
+    sizes = []
+    real = bg._encode
+    monkeypatch.setattr(bg, "_encode", lambda *a: sizes.append(a[1].size) or real(*a))
+    fresh = ClassicalBackgroundCodec().compress(other, 150)
+    assert (320, 180) in sizes  # full size is tried (and does not fit: 298 bytes at quality 0)
+    warm = ClassicalBackgroundCodec()
+    warm.compress(img, 160)
+    sizes.clear()
+    assert warm.compress(other, 150) == fresh and (320, 180) not in sizes and sizes

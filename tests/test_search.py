@@ -100,3 +100,16 @@ def test_sizes_that_do_not_always_grow_still_give_a_setting_that_fits():
 def test_an_empty_budget_is_refused():
     with pytest.raises(ValueError):
         largest_fitting(lambda q: 1, 0, 101, 0, top=100)
+
+
+def test_a_bracket_narrowed_by_sizes_already_coded():
+    from picd.search import narrowed
+
+    sizes = _curve(3)
+    budget = sizes[40]
+    lo, hi = narrowed([(q, sizes[q]) for q in (0, 10, 70, 30, 95)], 0, 101, budget)
+    assert (lo, hi) == (30, 70)
+    assert narrowed([], 0, 101, budget) == (0, 101)
+    assert narrowed([(50, sizes[50])], 0, 101, sizes[20]) == (0, 50)
+    exact = largest_fitting(lambda q: sizes[q], 0, 101, budget, top=100)
+    assert largest_fitting(lambda q: sizes[q], lo, hi, budget, top=100) == exact

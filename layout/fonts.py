@@ -16,7 +16,9 @@ the encoder and every decoder rasterise the same outlines:
   and web text (Android and Google pages, web apps, IDEs and terminals). Of the faces tried on the
   64 screenshots of ``../shared/data/screen`` these are the ones that redrew words no other face
   verified (Noto Sans, Source Sans 3, IBM Plex Sans, Fira Sans and Source Code Pro each under 300
-  words in all, and not added).
+  words in all, and not added). Five serif faces tried for pages set in Georgia-like faces
+  (Merriweather, PT Serif, Noto Serif, Source Serif 4, Lora) lowered the words accepted over
+  those screenshots, and were not added either (README).
 - ``pymupdf`` carries the PDF base-14 faces that MuPDF renders Helvetica, Times and Courier with
   (URW's Nimbus Sans, Nimbus Roman and Nimbus Mono); they are read from the package at run
   time (`pymupdf.Font(name).buffer`), never copied into this repository. They match PDFs that

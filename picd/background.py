@@ -216,7 +216,7 @@ class ClassicalBackgroundCodec(BackgroundCodec):
             sw, sh = max(1, round(w / scale)), max(1, round(h / scale))
             small = pil.resize((sw, sh), Image.Resampling.LANCZOS)
             here: _Candidate | None = None  # the best of this scale
-            key = hashlib.blake2b(small.tobytes(), digest_size=16).digest()
+            key = hashlib.blake2b(small.tobytes(), digest_size=16, person=b"%dx%d" % small.size).digest()
             for fmt in self.formats:
                 payload = self._fit(fmt, small, key, max_bytes)
                 if payload is None:

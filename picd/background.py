@@ -195,7 +195,7 @@ class ClassicalBackgroundCodec(BackgroundCodec):
         self.formats = formats
         # What this instance has coded: the encoder codes one page's background several times
         # (without ink patches, with them, with large text as patches; see `_fit`).
-        self._coded: dict[tuple[bytes, int], dict[int, bytes]] = {}
+        self._coded: dict[tuple[bytes, int], dict[int, bytes | int]] = {}
         self._floors: dict[tuple[int, int, int], int] = {}  # (format, w, h): size at quality 0
 
     def compress(self, image: np.ndarray, max_bytes: int, weight: np.ndarray | None = None) -> bytes:
@@ -285,23 +285,28 @@ class ClassicalBackgroundCodec(BackgroundCodec):
         and size at which the last image's quality 0 was `_SURE_MISS` times over the budget is
         not tried.
         """
-        own = self._coded.setdefault((key, fmt), {})  # this image's payloads by quality
+        # This image's payloads by quality; of those far over the budget only their length.
+        own = self._coded.setdefault((key, fmt), {})
         floor = self._floors.get((fmt, *small.size))
         if not own and floor is not None and floor > _SURE_MISS * max_bytes:
             return None
-        seen = {q: len(p) for q, p in own.items()}
+        seen = {q: p if isinstance(p, int) else len(p) for q, p in own.items()}
 
         def size(q: int) -> int:
             if q not in seen:
-                own[q] = _encode(fmt, small, q)
-                seen[q] = len(own[q])
+                data = _encode(fmt, small, q)
+                seen[q] = len(data)
+                own[q] = data if len(data) <= 2 * max_bytes else len(data)
             return seen[q]
 
         self._floors[fmt, *small.size] = size(0)
         if seen[0] > max_bytes:
             return None
         lo, hi = narrowed(sorted(seen.items()), 0, 101, max_bytes)
-        return own[largest_fitting(size, lo, hi, max_bytes, top=100)]
+        q = largest_fitting(size, lo, hi, max_bytes, top=100)
+        if isinstance(own[q], int):  # kept as a length when it was far over an earlier budget
+            own[q] = _encode(fmt, small, q)
+        return own[q]
 
 
 BACKGROUND_CODECS: dict[int, type[BackgroundCodec]] = {ClassicalBackgroundCodec.codec_id: ClassicalBackgroundCodec}

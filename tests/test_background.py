@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from PIL import Image
 
 from picd.background import ClassicalBackgroundCodec, get_background_codec, remove_text
 from picd.errors import BadStreamError, MissingModelError
@@ -107,3 +108,19 @@ def test_a_size_far_over_the_budget_for_the_last_image_is_not_coded_for_the_next
     warm.compress(img, 160)
     sizes.clear()
     assert warm.compress(other, 150) == fresh and (320, 180) not in sizes and sizes
+
+
+def test_payloads_far_over_the_budget_are_kept_as_lengths_and_coded_again_when_they_fit(
+        monkeypatch):
+    import picd.background as bg
+
+    calls = []
+    monkeypatch.setattr(bg, "_encode", lambda fmt, small, q: calls.append(q) or bytes(100 + 40 * q))
+    codec = ClassicalBackgroundCodec()
+    small = Image.new("RGB", (8, 8))
+    assert len(codec._fit(1, small, b"k", 300)) == 300  # quality 5
+    kept = codec._coded[b"k", 1]
+    assert 50 in kept and kept[50] == 2100  # probed, far over 300 bytes: its length only
+    assert all(isinstance(p, int) or len(p) <= 600 for p in kept.values())
+    calls.clear()
+    assert codec._fit(1, small, b"k", 2100) == bytes(2100) and calls.count(50) == 1

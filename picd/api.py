@@ -233,7 +233,7 @@ def code(
             need = len(encode_patches(moved, w, h))
         except ValueError:  # over the format's limits: they cannot all be coded
             continue
-        if need > _ink_budget_bound(a2, bpp, quality, ink_share):
+        if need > _ink_budget_bound(a2, bpp, quality, ink_share, codec):
             continue  # the moved words' patches alone are over any ink budget this file has
         _note(progress, f"trying {len(moved)} words of em {em} px or more as ink patches")
         res2 = _code_once(a2, bpp, quality, ink_share, progress, codec)
@@ -303,7 +303,7 @@ def _ink_budget(room: int, ink_share: float, min_bytes: int) -> int:
 
 
 def _ink_budget_bound(a: Analysed, bpp: float | None, quality: float | None,
-                      ink_share: float) -> int:
+                      ink_share: float, codec: ClassicalBackgroundCodec) -> int:
     """At least the ink budget `_code_once` gives `a` (the background section's length bytes,
     not known yet, left out), for skipping a file that cannot hold some patches."""
     h, w = a.page.image.shape[:2]
@@ -311,7 +311,7 @@ def _ink_budget_bound(a: Analysed, bpp: float | None, quality: float | None,
     room = bg_budget or 0
     if target is not None:
         room = target - _framing(_text_sections(a), w, h)
-    return _ink_budget(room, ink_share, ClassicalBackgroundCodec().min_bytes())
+    return _ink_budget(room, ink_share, codec.min_bytes())
 
 
 def _text_sections(a: Analysed) -> list[ct.Section]:

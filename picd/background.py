@@ -287,7 +287,8 @@ class ClassicalBackgroundCodec(BackgroundCodec):
         """
         # This image's payloads by quality; of those far over the budget only their length.
         own = self._coded.setdefault((key, fmt), {})
-        floor = self._floors.get((fmt, *small.size))
+        shape = (fmt, *small.size)
+        floor = self._floors.get(shape)
         if not own and floor is not None and floor > _SURE_MISS * max_bytes:
             return None
         seen = {q: p if isinstance(p, int) else len(p) for q, p in own.items()}
@@ -299,7 +300,7 @@ class ClassicalBackgroundCodec(BackgroundCodec):
                 own[q] = data if len(data) <= 2 * max_bytes else len(data)
             return seen[q]
 
-        self._floors[fmt, *small.size] = size(0)
+        self._floors[shape] = size(0)
         if seen[0] > max_bytes:
             return None
         lo, hi = narrowed(sorted(seen.items()), 0, 101, max_bytes)

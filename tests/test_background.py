@@ -73,11 +73,13 @@ def test_full_size_is_tried_down_to_a_hundredth_of_a_bit_per_pixel():
 
 
 def _counting_encodes(monkeypatch):
+    """The (format, downscaled size, quality) of every encode from now on."""
     import picd.background as bg
 
     calls = []
     real = bg._encode
-    monkeypatch.setattr(bg, "_encode", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(bg, "_encode", lambda fmt, small, q: calls.append((fmt, small.size, q))
+                        or real(fmt, small, q))
     return calls
 
 
@@ -97,17 +99,15 @@ def test_a_size_far_over_the_budget_for_the_last_image_is_not_coded_for_the_next
     img = _ui_image()
     other = img.copy()
     other[70:90, 20:120] = (200, 40, 40)  # a few words' ink painted in: a similar image
-    import picd.background as bg
-
-    sizes = []
-    real = bg._encode
-    monkeypatch.setattr(bg, "_encode", lambda *a: sizes.append(a[1].size) or real(*a))
+    calls = _counting_encodes(monkeypatch)
     fresh = ClassicalBackgroundCodec().compress(other, 150)
-    assert (320, 180) in sizes  # full size is tried (and does not fit: 298 bytes at quality 0)
+    # full size is tried (and does not fit: 298 bytes at quality 0)
+    assert (320, 180) in {size for _, size, _ in calls}
     warm = ClassicalBackgroundCodec()
     warm.compress(img, 160)
-    sizes.clear()
-    assert warm.compress(other, 150) == fresh and (320, 180) not in sizes and sizes
+    calls.clear()
+    assert warm.compress(other, 150) == fresh and calls
+    assert (320, 180) not in {size for _, size, _ in calls}
 
 
 def test_payloads_far_over_the_budget_are_kept_as_lengths_and_coded_again_when_they_fit(

@@ -30,8 +30,11 @@ up) or, on lines of three or more words, more than ``line_drop`` below the line'
 Misreading check (see `_better_reading`). Dice alone is lenient where our face differs from the
 original one, so every letter/digit is also compared in context with all 62 alternatives
 (neighbours drawn too, +-1 px): if a non-look-alike glyph fits the original clearly better
-(``alt_margin``), the word is rejected as misread. A missing or extra character shows as a
-horizontal scale off the line's median (``max_stretch_dev``).
+(``alt_margin``), the word is rejected as misread. An accented letter is compared the same way
+and must also find ink where its marks are (`MARK_INK`): OCR adds diacritics that are not there
+(``Öctober``), and the marks are too small a part of the glyph for the margin to catch. A
+missing or extra character shows as a horizontal scale off the line's median
+(``max_stretch_dev``).
 
 Exact text layers (a PDF's words, which come with style hints) skip both of those checks: their
 characters are known, and where the PDF's face differs from ours the checks reject good words
@@ -710,34 +713,59 @@ def _quick_score(o: _Obs, style: Style, baseline: int) -> tuple[float, int, int]
 
 
 _ALTS = string.ascii_letters + string.digits
+#: An accented letter is a misreading where the original has less than this share of the ink
+#: of its marks (the glyph's ink that its base letter lacks, blurred, at the best of -1, 0, 1 px).
+MARK_INK = 0.5
 # Glyph pairs that look alike in many faces: never evidence of a misreading.
 _ALIKE = [set(g) for g in ("lI1|", "ij!", "oO0", "cC", "sS", "uU", "vV", "wW", "xX", "zZ", "pP",
                            "kK", "jJ", "yY", "9g", "5S")]
+
+
+def _bank_frame(font: int, size: int) -> tuple[int, int, int, int]:
+    """Geometry of the glyph frame of `_glyph_bank`: height, width, baseline row ``asc`` and
+    pen column ``half``."""
+    asc, desc = load_font(font, size).getmetrics()
+    half = int(math.ceil(size * 0.9)) + 2
+    return asc + desc + 4, 2 * half, asc + 2, half
+
+
+def _framed_glyph(ch: str, font: int, size: int) -> np.ndarray:
+    """Blurred coverage of one glyph in the frame of `_glyph_bank` (zeros where it has no ink)."""
+    H, W, base, half = _bank_frame(font, size)
+    out = np.zeros((H, W), np.float32)
+    nat, nx, ny, _ = natural_alpha(ch, font, size)
+    if nat.size:
+        px, py = half + nx, base + ny
+        h, w = nat.shape
+        y0, x0 = max(0, py), max(0, px)
+        y1, x1 = min(H, py + h), min(W, px + w)
+        if y1 > y0 and x1 > x0:
+            out[y0:y1, x0:x1] = nat[y0 - py:y1 - py, x0 - px:x1 - px] / 255.0
+    return _blur(out)
 
 
 @lru_cache(maxsize=64)
 def _glyph_bank(font: int, size: int) -> tuple[np.ndarray, int, int]:
     """Blurred coverage of every alternative glyph in one frame: (N, H, W), with the baseline at
     row ``asc`` and the pen origin at column ``half = W // 2``; and ``asc``, ``half``."""
-    f = load_font(font, size)
-    asc, desc = f.getmetrics()
-    half = int(math.ceil(size * 0.9)) + 2
-    H, W = asc + desc + 4, 2 * half
-    stack = np.zeros((len(_ALTS), H, W), np.float32)
-    for n, ch in enumerate(_ALTS):
-        nat, nx, ny, adv = natural_alpha(ch, font, size)
-        if nat.size == 0:
-            continue
-        px = half + nx
-        py = asc + 2 + ny
-        h, w = nat.shape
-        y0, x0 = max(0, py), max(0, px)
-        y1, x1 = min(H, py + h), min(W, px + w)
-        if y1 > y0 and x1 > x0:
-            stack[n, y0:y1, x0:x1] = nat[y0 - py:y1 - py, x0 - px:x1 - px] / 255.0
-    stack = np.stack([_blur(g) for g in stack])
+    _, _, base, half = _bank_frame(font, size)
+    stack = np.stack([_framed_glyph(ch, font, size) for ch in _ALTS])
     stack.setflags(write=False)
-    return stack, asc + 2, half
+    return stack, base, half
+
+
+@lru_cache(maxsize=512)
+def _other_glyph(ch: str, font: int, size: int) -> np.ndarray:
+    """`_framed_glyph` of a character outside the bank (an accented letter, a mark), cached."""
+    g = _framed_glyph(ch, font, size)
+    g.setflags(write=False)
+    return g
+
+
+def _accented(ch: str) -> bool:
+    """Whether `ch` is a bank letter with diacritics (NFD: a letter of `_ALTS`, then marks)."""
+    d = unicodedata.normalize("NFD", ch)
+    return len(d) > 1 and d[0] in _ALTS and all(unicodedata.combining(c) for c in d[1:])
 
 
 def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], k: float,
@@ -748,7 +776,10 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
     the fitted pen positions with that character replaced by every letter and digit, compared
     with the (blurred) original coverage in a window around the character (best of shifts of
     -1, 0, 1 px). The claimed character loses if an alternative that is not a look-alike beats
-    it by more than `margin` in soft Dice. Returns a description of the misreading, or None.
+    it by more than `margin` in soft Dice. An accented letter (``é``, ``Ö``) is judged the same
+    way, its own glyph against the bank, so that a diacritic OCR added (``Öctober``) loses to its
+    base letter; other characters (marks, symbols) are not judged but drawn as context.
+    Returns a description of the misreading, or None.
     """
     stack, asc, half = _glyph_bank(style.font, style.size)
     f = load_font(style.font, style.size)
@@ -763,29 +794,35 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
         return None
     o_full[r0 - top:r1 - top, pad:pad + W] = ob[r0:r1]
     idx = [_ALTS.find(c) for c in text]
+    glyphs = [stack[n] if n >= 0 else _other_glyph(c, style.font, style.size)
+              for c, n in zip(text, idx)]
     pen = [int(round(p)) for p in pens]
     ctx_w = int(math.ceil(style.size * 0.3))
     for i, ch in enumerate(text):
         n = idx[i]
+        bank = stack
         if n < 0:
-            continue
+            if not _accented(ch):
+                continue
+            bank = np.concatenate([stack, glyphs[i][None]])  # the claimed glyph is the last
+            n = len(_ALTS)
         adv = float(f.getlength(ch)) * k
         hw = min(int(math.ceil(adv / 2)) + ctx_w, half)
         left = int(round(pens[i] + adv / 2)) - hw  # window's first column in `ob`
         # Glyph j's bank column b lands on window column b + off_j.
         ctx = np.zeros((gh, 2 * hw), np.float32)
         for j in range(max(0, i - 3), min(len(text), i + 4)):
-            if j == i or idx[j] < 0:
+            if j == i:
                 continue
             off = pen[j] - half - left
             a0, a1 = max(0, -off), min(2 * half, 2 * hw - off)
             if a1 > a0:
-                ctx[:, a0 + off:a1 + off] += stack[idx[j], :, a0:a1]
+                ctx[:, a0 + off:a1 + off] += glyphs[j][:, a0:a1]
         off = pen[i] - half - left
-        cand = np.zeros((stack.shape[0], gh, 2 * hw), np.float32)
+        cand = np.zeros((bank.shape[0], gh, 2 * hw), np.float32)
         a0, a1 = max(0, -off), min(2 * half, 2 * hw - off)
         if a1 > a0:
-            cand[:, :, a0 + off:a1 + off] = stack[:, :, a0:a1]
+            cand[:, :, a0 + off:a1 + off] = bank[:, :, a0:a1]
         hyp = np.minimum(ctx[None] + cand, 1.0)
         hyp_sum = hyp.sum(axis=(1, 2))
 
@@ -796,6 +833,14 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
             return 2.0 * np.minimum(h, o[None]).sum(axis=(1, 2)) / np.maximum(
                 hyp_sum[sel] + float(o.sum()), 1e-6)
 
+        if n == len(_ALTS):  # an accented letter: is there ink where its marks are?
+            mark = np.maximum(cand[n] - cand[_ALTS.index(unicodedata.normalize("NFD", ch)[0])], 0.0)
+            if float(mark.sum()) >= 1.0:
+                c0 = pad + left
+                got = max(float(np.minimum(mark, o_full[:, c0 + sh:c0 + sh + 2 * hw]).sum())
+                          for sh in (-1, 0, 1)) / float(mark.sum())
+                if got < MARK_INK:
+                    return f"{ch!r} at {i} has no ink for its mark ({got:.2f} of it)"
         # All glyphs at the fitted place; the claimed one and the 6 best also shifted by 1 px.
         best = dice_at(0, slice(None))
         sel = np.unique(np.append(np.argsort(-best)[:6], n))
@@ -803,7 +848,7 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
             best[sel] = np.maximum(best[sel], dice_at(sh, sel))
         alike = next((a for a in _ALIKE if ch in a), {ch})
         for m in np.argsort(-best)[:4]:
-            alt = _ALTS[m]
+            alt = _ALTS[m] if m < len(_ALTS) else ch
             if alt in alike:
                 continue
             if best[m] > best[n] + margin:

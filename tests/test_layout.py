@@ -345,6 +345,28 @@ def test_planted_misreading_is_rejected(wrong):
     assert a.layer.n_words == 2
 
 
+@pytest.mark.parametrize("fid", [ARIMO, DEJAVU, STIX])
+@pytest.mark.parametrize("wrong", [{"October": "Öctober"}, {"Sciences": "Šciences"},
+                                   {"August": "Auğust"}, {"careful": "cáreful"}])
+def test_planted_diacritic_is_rejected(wrong, fid):
+    # OCR adds marks that are not there (seen on scans: "Öctober", "01Auğ2018"): an accented
+    # letter is checked for the ink of its marks.
+    img, lines = make_page([("October Sciences August careful", fid, 14, (0, 0, 0), 10, 35)])
+    a = build_layer(img, relabel(lines, wrong))
+    bad = next(iter(wrong.values()))
+    assert any(w.text == bad and "no ink for its mark" in why for w, _, why in a.rejected), a.rejected
+    assert a.layer.n_words == 3
+
+
+@pytest.mark.parametrize("fid", [ARIMO, DEJAVU, STIX])
+def test_accented_words_are_redrawn(fid):
+    # The marks are there; and an accented letter is drawn beside its neighbours when they are
+    # checked (left out, its ink made a wide glyph beat the 'f' of "café").
+    img, lines = make_page([("café Señor Dräger Muñoz", fid, 14, (0, 0, 0), 10, 35)])
+    a = build_layer(img, lines)
+    assert a.rejected == [] and a.layer.text.split() == ["café", "Señor", "Dräger", "Muñoz"]
+
+
 def test_icon_read_as_text_is_rejected():
     img = Image.new("RGB", (200, 50), "white")
     d = ImageDraw.Draw(img)

@@ -35,8 +35,9 @@ Bitstream (one range-coded stream, `picd.entropy`; the image size comes from the
    ``y`` as the difference to the previous patch's ``y``; ``x`` as the difference to the previous
    patch's right end (in image pixels: ``x + width * scale``); the mask's height as the
    difference to the previous mask's height (the first patch's "previous" values are all 0); the
-   mask's width minus one; (codec 2 only) the scale minus one (adaptive, 4 symbols; codec 1:
-   scale 1); colour as a position in a move-to-front list of the last 8 colours, or "new" and 6
+   mask's width minus one; (codecs 2 and 3) the scale minus one (adaptive, 4 symbols; codec 1:
+   scale 1); (codec 3, scale 1 only) whether the patch is painted with soft edges (adaptive, 2
+   symbols); colour as a position in a move-to-front list of the last 8 colours, or "new" and 6
    raw bits per channel (the colour's upper 6 bits; the decoder sets the lower two to ``10``).
 2. The masks, in the same order, at their coded size, row by row, each pixel coded as one binary symbol under an
    adaptive context model: the JBIG generic template of 10 causal neighbours (3 pixels two rows
@@ -45,6 +46,14 @@ Bitstream (one range-coded stream, `picd.entropy`; the image size comes from the
    ``q / 4096`` with ``q = (2 * ones + 1) * 4096 // (2 * (zeros + ones) + 2)``
    (Krichevsky-Trofimov in integers); when the two counts sum past `_COUNT_LIMIT` both are
    halved, rounding up.
+
+Soft edges (codec 3): a full-resolution patch may be painted with, at each mask pixel, instead
+of full coverage, the mean coverage that anti-aliased text has at a pixel whose 8 neighbours lie
+in the mask as this one's do (`EDGE_COVERAGE`, 256 entries fitted on the project's faces by
+``layout/build_edges.py``: about 249 inside a stroke, 85 to 230 at its edges), so that patched
+words keep soft edges like those of scaled patches. The encoder paints each patch the way that
+comes closer to the original pixels under it (`_closer_painting`: soft for anti-aliased text,
+full for aliased text), with the colour fitted to that coverage.
 
 Patches are painted in stream order (a later one blends over an earlier one). Readers refuse
 (and encoders never write) more than `_MAX_PATCHES` patches, patches outside the image (at their
@@ -57,7 +66,8 @@ from making the decoder work through a huge area.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TypeVar
 
@@ -76,7 +86,18 @@ _COUNT_LIMIT = 1023  # changing it changes the bitstream
 _MTF = 8
 _MAX_SCALE = 4
 #: Codec ids of the ink section this module reads (`picd.container`); it writes the last.
-CODECS = (1, 2)
+CODECS = (1, 2, 3)
+#: Codec 3's coverage of a full-resolution mask pixel per configuration of its 8 neighbours
+#: (`neighbour_codes`): the mean coverage of anti-aliased text at such pixels, fitted on words
+#: drawn in the project's faces by ``layout/build_edges.py`` (fixed: it is part of the codec).
+EDGE_COVERAGE = bytes.fromhex(
+    "b788ca978168a46a9f8e96a39c90a4919aa09cb38276a893d9d7e7ead3cfe2db8162938f998cb3a07f6b826ea386b29d"
+    "9c9192a7a882af72d1d8bccdd9b0ddcbb7afe0db918fd9d6979fcad3b491c4e29798d8cb837eccc2d3ccf1eec798e6e0"
+    "9996d3d6b1a0e8cea57bc8bfa58be9e1a08bd0c9b0a8e9ccda9ee4e2dcaafcf87d9596a9635c94659c8b7f85a760978d"
+    "8286a2ad6d577895d6d8b6dad8c4b2c7625c72838986a98d7479746855809f907b6689847f83857fccb6817db2a1a797"
+    "91b3e0e88d90d2d2abb2c5e39b7eccc99f88d4e36d62c1cfdcdfedfbcd91e2f0706ad4c6a8cad4ae8f9ab6cb7aacc8c9"
+    "8e79ccbd9e8ce4ccd5c6e4efd290f9f9")
+_EDGE_TABLE = np.frombuffer(EDGE_COVERAGE, np.uint8)
 _MAX_PATCHES = 1 << 16
 _PX_PER_BYTE = 256
 #: Observed coverage above which a pixel of a word's box is ink (module doc).
@@ -93,6 +114,9 @@ class InkPatch:
     mask: np.ndarray
     color: tuple[int, int, int]
     scale: int = 1
+    #: painted as codec 3 paints it: at scale 1 each mask pixel takes the coverage of its
+    #: neighbours' configuration (`EDGE_COVERAGE`), not full coverage
+    edges: bool = False
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -101,8 +125,32 @@ class InkPatch:
         return self.x, self.y, self.x + w * self.scale, self.y + h * self.scale
 
     def alpha(self) -> np.ndarray:
-        """Coverage (0..255, uint8) of the painted box: the mask, scaled up bilinearly."""
+        """Coverage (0..255, uint8) of the painted box: the mask, scaled up bilinearly (at scale
+        1 with `edges`, each mask pixel at `EDGE_COVERAGE` of its neighbours)."""
+        if self.edges and self.scale == 1:
+            m = self.mask.astype(bool)
+            return np.where(m, _EDGE_TABLE[neighbour_codes(m)], 0).astype(np.uint8)
         return _upsample(self.mask, self.scale)
+
+    def ink(self) -> np.ndarray:
+        """The painted box's pixels that are the mask's (bool): at scale 1 the mask itself."""
+        return _upsample(self.mask, self.scale) >= 128
+
+
+def neighbour_codes(mask: np.ndarray) -> np.ndarray:
+    """Per pixel of a bool mask (h, w), the configuration of its 8 neighbours as an integer
+    0..255: bit ``b`` is set where neighbour ``b`` is in the mask (the row above left to right,
+    then left and right, then the row below left to right; outside the mask counts as 0)."""
+    p = np.pad(mask.astype(np.int64), 1)
+    h, w = mask.shape
+    out = np.zeros((h, w), np.int64)
+    b = 0
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                out |= p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] << b
+                b += 1
+    return out
 
 
 def _taps(n: int, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,9 +229,7 @@ def find_patches(image: np.ndarray, words: Sequence[OcrWord], min_contrast: floa
             if shape is None:
                 s, shape = 1, (x0 + c0, y0 + r0, np.ascontiguousarray(ink[r0:r1, c0:c1]))
             x, y, mask = shape
-            alpha = _upsample(mask, s)
-            color = _blend_colour(img[y:y + alpha.shape[0], x:x + alpha.shape[1]], alpha, bg, c)
-            out.append(InkPatch(x, y, mask, _quantise(color), s))
+            out.append(_closer_painting(img, InkPatch(x, y, mask, (0, 0, 0), s), bg, c))
     return out
 
 
@@ -249,6 +295,22 @@ def _ink_colours(pixels: np.ndarray, bg: np.ndarray, fg: np.ndarray, dmax: float
     return best
 
 
+def _closer_painting(img: np.ndarray, p: InkPatch, bg: np.ndarray, fg: np.ndarray) -> InkPatch:
+    """`p` in the colour of `_blend_colour` for its coverage; at scale 1 with or without `edges`,
+    whichever paints the original pixels under it (over `bg`) with the smaller squared error: soft
+    edges for anti-aliased text, full coverage for aliased text (pixel fonts, old UIs)."""
+    x0, y0, x1, y1 = p.box
+    pixels = img[y0:y1, x0:x1]
+    best, best_err = p, math.inf
+    for q in (p, replace(p, edges=True)) if p.scale == 1 else (p,):
+        a = q.alpha().astype(np.float32)[:, :, None] / 255.0
+        color = _quantise(_blend_colour(pixels, q.alpha(), bg, fg))
+        err = float(((bg * (1.0 - a) + np.asarray(color, np.float32) * a - pixels) ** 2).sum())
+        if err < best_err:
+            best, best_err = replace(q, color=color), err
+    return best
+
+
 def _blend_colour(pixels: np.ndarray, alpha: np.ndarray, bg: np.ndarray,
                   fg: np.ndarray) -> np.ndarray:
     """The colour that, blended with a patch's coverage `alpha` (0..255, as `InkPatch.alpha`) over
@@ -291,7 +353,7 @@ def lost_ink(image: np.ndarray, decoded: np.ndarray, patch: InkPatch) -> float:
 
     x0, y0, x1, y1 = patch.box
     orig = image[y0:y1, x0:x1].astype(np.float32)
-    ink = patch.alpha() >= 128
+    ink = patch.ink()
     if ink.all() or not ink.any():
         return 1.0
     fg, bg = orig[ink].mean(axis=0), orig[~ink].mean(axis=0)
@@ -425,6 +487,7 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
           max_area: int, codec: int = CODECS[-1]) -> list[InkPatch]:
     dy_m, dx_m, dh_m, w_m = AdaptiveInt(), AdaptiveInt(), AdaptiveInt(), AdaptiveInt(signed=False)
     scale_m = AdaptiveCategorical(_MAX_SCALE)
+    edges_m = AdaptiveCategorical(2)
     col_m = AdaptiveCategorical(_MTF + 1)
     n = _count(coder, None if patches is None else len(patches))
     if n > _MAX_PATCHES or n > width * height:
@@ -444,6 +507,11 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
             raise ValueError("ink codec 1 has no scaled patches")
         else:
             s = 1
+        soft = False
+        if codec >= 3 and s == 1:
+            soft = bool(edges_m.code(coder, None if p is None else int(p.edges)))
+        elif p is not None and p.edges and s == 1:
+            raise ValueError(f"ink codec {codec} has no soft edges")
         if p is not None:
             k = recent.index(p.color) if p.color in recent else _MTF
             col_m.code(coder, k)
@@ -464,20 +532,23 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
         painted += h * w * s * s
         if painted > width * height or area > max_area:
             raise _limit(coder, "patches larger than the image or the section")
-        heads.append((x, y, h, w, s, color))
+        heads.append((x, y, h, w, s, color, soft))
         py, pend, ph = y, x + w * s, h
     masks = _Masks()
     out = []
-    for i, (x, y, h, w, s, color) in enumerate(heads):
+    for i, (x, y, h, w, s, color, soft) in enumerate(heads):
         m = masks.code(coder, None if patches is None else patches[i].mask, h, w)
-        out.append(InkPatch(x, y, m, color, s))  # type: ignore[arg-type]
+        out.append(InkPatch(x, y, m, color, s, soft))  # type: ignore[arg-type]
     return out
 
 
 def encode_patches(patches: Sequence[InkPatch], width: int, height: int,
                    codec: int = CODECS[-1]) -> bytes:
     """The coded patches (in reading order) of an image of `width` x `height`, as ink codec
-    `codec` (one of `CODECS`; codec 1 has no scaled patches).
+    `codec` (one of `CODECS`; codec 1 has no scaled patches). The codec decides how they are
+    painted: codecs 1 and 2 with full coverage, codec 3 with `InkPatch.edges`; patches whose
+    colours were fitted to the other painting (`find_patches` fits them to codec 3's) still code,
+    but decode painted the codec's way.
 
     Raises:
         ValueError: the patches break the format's limits (see the module doc).

@@ -1,11 +1,13 @@
 """Ink patches of words that are not redrawn: extraction, lossless coding, budget, decoding."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from layout.ink import (InkPatch, count_patches, decode_patches, encode_patches, find_patches, fit_patches,
-                        paint_patches)
+                        neighbour_codes, paint_patches)
 from ocr.base import GivenLinesEngine, OcrLine, OcrWord
 from picd import api
 from picd import container as ct
@@ -69,8 +71,46 @@ def test_find_patches_takes_the_ink_and_its_colour():
     assert (p.x, p.y) == (8, 10) and np.array_equal(p.mask, m)
     assert np.abs(np.subtract(p.color, (30, 60, 150))).max() <= 3
     assert find_patches(img, [OcrWord("none", (90, 30, 110, 38), 0.9)]) == []  # no contrast
+    assert not p.edges  # aliased ink: painted with full coverage, which is closer
     out = paint_patches(np.full_like(img, 255), [p])
     assert (out[10:10 + h, 8:8 + w][m] == p.color).all() and (out[10:10 + h, 8:8 + w][~m] == 255).all()
+
+
+def test_codec_3_paints_soft_edges_closer_to_anti_aliased_text():
+    """Codec 3 paints a mask pixel with the coverage of its neighbours' configuration
+    (`EDGE_COVERAGE`); codecs 1 and 2 (and a patch without ``edges``) with full coverage."""
+    f = ImageFont.truetype(str(FONT_DIR / "DejaVuSans.ttf"), 13)
+    im = Image.new("L", (200, 24), 0)
+    ImageDraw.Draw(im).text((4, 18), "Anti-aliased words", font=f, fill=255, anchor="ls")
+    cov = np.asarray(im).astype(np.float64) / 255
+    bg, fg = np.array([250.0, 248, 240]), np.array([20.0, 40, 90])
+    img = np.round(bg + cov[:, :, None] * (fg - bg)).astype(np.uint8)
+    (p,) = find_patches(img, [OcrWord("Anti-aliased words", (3, 4, 196, 22), 0.9)], line_height=0)
+    assert p.edges and p.scale == 1
+    a = p.alpha()
+    assert a[~p.mask].max() == 0 and a[p.mask].min() >= 1 and (a[p.mask] < 255).any()
+    assert (a[neighbour_codes(p.mask) == 255] >= 240).all()  # inside the strokes: nearly full
+    (soft,) = decode_patches(encode_patches([p], 200, 24), 200, 24)
+    assert (soft.x, soft.y, soft.color, soft.edges) == (p.x, p.y, p.color, True)
+    assert np.array_equal(soft.mask, p.mask)
+    # the same mask with full coverage, in its own best colour: further from the original
+    hard = replace(p, edges=False, color=(0, 0, 0))
+    hard = replace(hard, color=tuple(int(v) & 0xFC | 2 for v in np.round(
+        np.clip(_fit(img, hard, bg), 0, 255)).astype(int)))
+    (back,) = decode_patches(encode_patches([hard], 200, 24, codec=2), 200, 24, codec=2)
+    assert not back.edges and (back.alpha() == np.where(back.mask, 255, 0)).all()
+    flat = np.empty_like(img)
+    flat[:] = bg.astype(np.uint8)
+    err = [float(((paint_patches(flat, [q]).astype(float) - img) ** 2).mean()) for q in (soft, back)]
+    assert err[0] < 0.8 * err[1], err
+    with pytest.raises(ValueError):  # codec 2 has no soft edges
+        encode_patches([p], 200, 24, codec=2)
+
+
+def _fit(img, p, bg):
+    from layout.ink import _blend_colour
+    x0, y0, x1, y1 = p.box
+    return _blend_colour(img[y0:y1, x0:x1].astype(np.float32), p.alpha(), bg, bg)
 
 
 def _coloured_word(colours, px=40):
@@ -200,10 +240,9 @@ def test_rejected_word_keeps_its_ink_in_the_decoded_image():
     x0, y0, x1, y1 = p.box
     orig = img[y0:y1, x0:x1].astype(int)
     got = dec.image[y0:y1, x0:x1].astype(int)
-    assert np.abs(got[p.mask] - p.color).max() <= 1  # painted in one colour, not a blur of it
-    # the colour closest to the original's pixels under the mask (their mean: the mask takes in
-    # the glyphs' anti-aliased edges as well as their dark core), to 6 bits a channel
-    assert np.abs(orig[p.mask].mean(axis=0) - p.color).max() <= 3
+    # painted in one colour with the patch's coverage (anti-aliased text: soft edges), not a blur
+    inside = p.mask & (neighbour_codes(p.mask) == 255)
+    assert p.edges and inside.any() and np.abs(got[inside] - p.color).max() <= 8
     assert sum(p.color) < int(img[5, 5].astype(int).sum()) - 3 * 120  # still dark ink on the light page
     none = api.code(a, bpp=0.03, ink_share=0)
     assert none.ink_patches == 0 and ct.unpack(none.data).section(ct.Tag.INK) is None
@@ -240,9 +279,14 @@ def test_golden_bytes():
     back = decode_patches(data, 256, 100, codec=1)
     assert [(p.y, p.x, p.scale) for p in back] == sorted((p.y, p.x, 1) for p in ps)
     scaled = [InkPatch(p.x // 2, p.y // 2, p.mask, p.color, 1 + i % 2) for i, p in enumerate(ps)]
-    data = encode_patches(scaled, 256, 100)
+    data = encode_patches(scaled, 256, 100, codec=2)
     assert len(data) == 56
     assert hashlib.sha256(data).hexdigest() == "1650a01a984a9dfe14d9fda6cb84f81bc2c6c35306c5ffe0ce7ed3da0400dd50"
+    soft = [replace(p, edges=i % 3 == 0) for i, p in enumerate(scaled)]
+    data = encode_patches(soft, 256, 100, codec=3)
+    assert [q.edges for q in decode_patches(data, 256, 100, codec=3)] == [
+        q.edges and q.scale == 1 for q in sorted(soft, key=lambda q: (q.y, q.x))]
+    assert hashlib.sha256(data).hexdigest() == "63537ef9c846c07acd2e445d45dafc446f576656211f4ad94ee8d01808f4fc18"
 
 
 def test_keep_writes_the_ink_patches(tmp_path):
@@ -345,8 +389,7 @@ def test_large_text_can_be_kept_as_its_own_ink(monkeypatch):
     assert dec.layer.text.split() == "Saving this number adds a contact".split()
     for p in dec.ink:  # the title's own ink, painted where it was
         x0, y0, x1, y1 = p.box
-        ink = p.alpha() >= 128
-        assert (img[y0:y1, x0:x1][ink].mean(axis=0) < 120).all()
+        assert (img[y0:y1, x0:x1][p.ink()].mean(axis=0) < 120).all()
     # Words that would not all fit stay redrawn: none may vanish; where their patches alone are
     # over the ink budget, the file with them is not even coded.
     calls = []

@@ -777,8 +777,9 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
     with the (blurred) original coverage in a window around the character (best of shifts of
     -1, 0, 1 px). The claimed character loses if an alternative that is not a look-alike beats
     it by more than `margin` in soft Dice. An accented letter (``é``, ``Ö``) is judged the same
-    way, its own glyph against the bank, so that a diacritic OCR added (``Öctober``) loses to its
-    base letter; other characters (marks, symbols) are not judged but drawn as context.
+    way, its own glyph against the bank, and loses where the original has less than `MARK_INK`
+    of its marks' ink (a diacritic OCR added: ``Öctober``); other characters (marks, symbols) are
+    not judged but drawn as context.
     Returns a description of the misreading, or None.
     """
     stack, asc, half = _glyph_bank(style.font, style.size)

@@ -50,8 +50,8 @@ Bitstream (one range-coded stream, `picd.entropy`; the image size comes from the
 Soft edges (codec 3): a full-resolution patch may be painted with, at each mask pixel, instead
 of full coverage, the mean coverage that anti-aliased text has at a pixel whose 8 neighbours lie
 in the mask as this one's do (`EDGE_COVERAGE`, 256 entries fitted on the project's faces by
-``layout/build_edges.py``: about 249 inside a stroke, 85 to 230 at its edges), so that patched
-words keep soft edges like those of scaled patches. The encoder paints each patch the way that
+``layout/build_edges.py``: 249 inside a stroke, 85 to 252 for the other configurations, 80% of
+them 120 to 225), so that patched words keep soft edges like those of scaled patches. The encoder paints each patch the way that
 comes closer to the original pixels under it (`_closer_painting`: soft for anti-aliased text,
 full for aliased text), with the colour fitted to that coverage.
 
@@ -65,8 +65,8 @@ from making the decoder work through a huge area.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TypeVar

@@ -827,9 +827,13 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
         hyp = np.minimum(ctx[None] + cand, 1.0)
         hyp_sum = hyp.sum(axis=(1, 2))
 
-        def dice_at(sh: int, sel) -> np.ndarray:
+        def seen(sh: int) -> np.ndarray:
+            """The original in the window, shifted by ``sh`` px."""
             c0 = pad + left + sh
-            o = o_full[:, c0:c0 + 2 * hw]
+            return o_full[:, c0:c0 + 2 * hw]
+
+        def dice_at(sh: int, sel) -> np.ndarray:
+            o = seen(sh)
             h = hyp[sel]
             return 2.0 * np.minimum(h, o[None]).sum(axis=(1, 2)) / np.maximum(
                 hyp_sum[sel] + float(o.sum()), 1e-6)
@@ -837,9 +841,7 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
         if n == len(_ALTS):  # an accented letter: is there ink where its marks are?
             mark = np.maximum(cand[n] - cand[_ALTS.index(unicodedata.normalize("NFD", ch)[0])], 0.0)
             if float(mark.sum()) >= 1.0:
-                c0 = pad + left
-                got = max(float(np.minimum(mark, o_full[:, c0 + sh:c0 + sh + 2 * hw]).sum())
-                          for sh in (-1, 0, 1)) / float(mark.sum())
+                got = max(float(np.minimum(mark, seen(sh)).sum()) for sh in (-1, 0, 1)) / float(mark.sum())
                 if got < MARK_INK:
                     return f"{ch!r} at {i} has no ink for its mark ({got:.2f} of it)"
         # All glyphs at the fitted place; the claimed one and the 6 best also shifted by 1 px.

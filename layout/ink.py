@@ -303,8 +303,9 @@ def _closer_painting(img: np.ndarray, p: InkPatch, bg: np.ndarray, fg: np.ndarra
     pixels = img[y0:y1, x0:x1]
     best, best_err = p, math.inf
     for q in (p, replace(p, edges=True)) if p.scale == 1 else (p,):
-        a = q.alpha().astype(np.float32)[:, :, None] / 255.0
-        color = _quantise(_blend_colour(pixels, q.alpha(), bg, fg))
+        alpha = q.alpha()
+        color = _quantise(_blend_colour(pixels, alpha, bg, fg))
+        a = alpha.astype(np.float32)[:, :, None] / 255.0
         err = float(((bg * (1.0 - a) + np.asarray(color, np.float32) * a - pixels) ** 2).sum())
         if err < best_err:
             best, best_err = replace(q, color=color), err

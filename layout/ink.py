@@ -69,7 +69,8 @@ Patches are painted in stream order (a later one blends over an earlier one). Re
 painted size, mask size times scale), painted areas that add up to more than the image's area,
 or masks whose areas add up to more than `_PX_PER_BYTE` pixels per byte of the section (plus
 4096): real ink costs far more than 1/32 bit a pixel, and the limit keeps a small crafted file
-from making the decoder work through a huge area.
+from making the decoder work through a huge area; in codec 4 also more pieces coded piece by
+piece than `_PIECES_PER_BYTE` per byte of the section (plus 1024; `layout.symbols`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ EDGE_COVERAGE = bytes.fromhex(
 _EDGE_TABLE = np.frombuffer(EDGE_COVERAGE, np.uint8)
 _MAX_PATCHES = 1 << 16
 _PX_PER_BYTE = 256
+_PIECES_PER_BYTE = 4
 #: Observed coverage above which a pixel of a word's box is ink (module doc).
 COVERAGE = 0.25
 
@@ -470,9 +472,9 @@ class _MaskCoder:
     (`layout.symbols`, 1), and the encoder takes whichever costs fewer bits at that point of the
     stream (the two share the raster counts and the dictionary learns from both)."""
 
-    def __init__(self, symbols: bool) -> None:
+    def __init__(self, symbols: bool, max_pieces: int | None = None) -> None:
         self.raster = _Masks()
-        self.symbols = SymbolModel(self.raster) if symbols else None
+        self.symbols = SymbolModel(self.raster, max_pieces) if symbols else None
         self.mode = AdaptiveCategorical(2)
 
     def _clone(self) -> _MaskCoder:
@@ -520,6 +522,11 @@ def _max_area(n_bytes: int) -> int:
     return _PX_PER_BYTE * n_bytes + 4096
 
 
+def _max_pieces(n_bytes: int) -> int:
+    """Pieces (codec 4, `layout.symbols`) a section of ``n_bytes`` may code piece by piece."""
+    return _PIECES_PER_BYTE * n_bytes + 1024
+
+
 def _count(coder: Coder, n: int | None = None) -> int:
     """The number of patches: the section's first field."""
     return AdaptiveInt(signed=False).code(coder, n)
@@ -546,7 +553,8 @@ def _read(data: bytes, read: Callable[[Decoder], _T]) -> _T:
 
 
 def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
-          max_area: int, codec: int = CODECS[-1]) -> list[InkPatch]:
+          max_area: int, codec: int = CODECS[-1], max_pieces: int | None = None) -> tuple[list[InkPatch], int]:
+    """The patches coded or decoded, and how many pieces were coded piece by piece."""
     dy_m, dx_m, dh_m, w_m = AdaptiveInt(), AdaptiveInt(), AdaptiveInt(), AdaptiveInt(signed=False)
     scale_m = AdaptiveCategorical(_MAX_SCALE)
     edges_m = AdaptiveCategorical(2)
@@ -596,12 +604,12 @@ def _code(coder: Coder, patches: list[InkPatch] | None, width: int, height: int,
             raise _limit(coder, "patches larger than the image or the section")
         heads.append((x, y, h, w, s, color, soft))
         py, pend, ph = y, x + w * s, h
-    masks = _MaskCoder(symbols=codec >= 4)
+    masks = _MaskCoder(symbols=codec >= 4, max_pieces=max_pieces)
     out = []
     for i, (x, y, h, w, s, color, soft) in enumerate(heads):
         m = masks.code(coder, None if patches is None else patches[i].mask, h, w)
         out.append(InkPatch(x, y, m, color, s, soft))  # type: ignore[arg-type]
-    return out
+    return out, masks.symbols.coded if masks.symbols is not None else 0
 
 
 def encode_patches(patches: Sequence[InkPatch], width: int, height: int,
@@ -619,10 +627,12 @@ def encode_patches(patches: Sequence[InkPatch], width: int, height: int,
         raise ValueError(f"unknown ink codec {codec}")
     enc = Encoder()
     ps = _reading_order(patches)
-    _code(enc, ps, width, height, width * height, codec)
+    _, n_pieces = _code(enc, ps, width, height, width * height, codec)
     data = enc.finish()
     if sum(p.mask.size for p in ps) > _max_area(len(data)):
         raise ValueError("ink patches over the format's limits (area per byte)")
+    if n_pieces > _max_pieces(len(data)):
+        raise ValueError("ink patches over the format's limits (pieces per byte)")
     return data
 
 
@@ -635,7 +645,8 @@ def decode_patches(data: bytes, width: int, height: int, codec: int = CODECS[-1]
     """
     if codec not in CODECS:
         raise ValueError(f"unknown ink codec {codec}")
-    return _read(data, lambda dec: _code(dec, None, width, height, _max_area(len(data)), codec))
+    return _read(data, lambda dec: _code(dec, None, width, height, _max_area(len(data)), codec,
+                                         _max_pieces(len(data)))[0])
 
 
 def fit_patches(patches: Sequence[InkPatch], width: int, height: int,

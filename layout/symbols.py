@@ -27,7 +27,9 @@ Bitstream of one mask of ``h x w`` (symbols of `picd.entropy`, in the ink sectio
      right edge is 0; `_Small` -32..63) and its bottom edge as the difference to the previous
      piece's (the first's "previous" is ``h``; `_Small` -31..31).
 
-Readers refuse pieces outside their mask and more pieces than the mask has pixels.
+Readers refuse pieces outside their mask, more pieces than the mask has pixels, and more pieces
+in a section than `layout.ink` allows for its length (4 a byte, plus 1024: real ink takes at
+least 3 bytes a piece, 0.11 to 0.33 pieces a byte on those 14 screens).
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ from picd.errors import BadStreamError
 
 __all__ = ["SymbolModel", "pieces", "MAX_SYMBOLS"]
 
-#: Dictionary entries at most (changing it changes the bitstream).
-MAX_SYMBOLS = 1 << 16
+#: Dictionary entries at most (changing it changes the bitstream). The 14 screens of the ink
+#: codec bench hold up to 846 distinct pieces (`gb82sc_windows`, 2560x1392, all its rejected
+#: words); the cap bounds the work of each reference (its distribution has an entry per piece).
+MAX_SYMBOLS = 4096
 _INC = 24
 _LIMIT = 1 << 16
 
@@ -114,8 +118,10 @@ class SymbolModel:
     shared by encoder, decoder and cost estimates. ``bitmaps`` codes a new piece's bitmap (the
     raster model of `layout.ink`, whose counts the row-by-row masks share)."""
 
-    def __init__(self, bitmaps: _Bitmaps) -> None:
+    def __init__(self, bitmaps: _Bitmaps, max_pieces: int | None = None) -> None:
         self.bitmaps = bitmaps
+        #: pieces coded so far, and the most a reader takes (None: no limit)
+        self.coded, self.max_pieces = 0, max_pieces
         self.count = _Small(0, 31)
         self.height, self.width = _Small(1, 63), _Small(1, 63)
         self.gap, self.bottom = _Small(-32, 63), _Small(-31, 31)
@@ -129,6 +135,7 @@ class SymbolModel:
         written), coding new bitmaps with ``bitmaps``."""
         c = SymbolModel.__new__(SymbolModel)
         c.bitmaps = bitmaps
+        c.coded, c.max_pieces = self.coded, self.max_pieces
         c.count, c.height, c.width = self.count.clone(), self.height.clone(), self.width.clone()
         c.gap, c.bottom = self.gap.clone(), self.bottom.clone()
         c.ids, c.entries, c.counts = dict(self.ids), list(self.entries), list(self.counts)
@@ -168,7 +175,8 @@ class SymbolModel:
         """Code (or decode, ``mask=None``) one ``h x w`` mask piece by piece; returns it."""
         ps = pieces(mask) if mask is not None else None
         n = self.count.code(coder, None if ps is None else len(ps))
-        if not 0 <= n <= h * w:
+        self.coded += n
+        if not 0 <= n <= h * w or (self.max_pieces is not None and self.coded > self.max_pieces):
             raise BadStreamError("corrupted ink section (piece count)")
         out = np.zeros((h, w), bool)
         right, bottom = 0, h

@@ -334,6 +334,29 @@ def test_codec_4_refuses_pieces_outside_their_mask():
         _MaskCoder(symbols=True).code(Decoder(enc.finish()), None, 3, 5)
 
 
+def test_codec_4_refuses_more_pieces_than_its_length_allows():
+    """Thousands of one-pixel pieces, each a reference to the same entry, code to a few bytes;
+    the reader must refuse them (each reference costs work in proportion to the dictionary)."""
+    from layout.ink import _MaskCoder, _max_pieces
+    from picd.entropy import Decoder, Encoder
+
+    m = np.zeros((128, 128), bool)
+    m[::2, ::2] = True  # 4096 pieces
+    enc = Encoder()
+    _MaskCoder(symbols=True).code(enc, m, 128, 128, by_pieces=1)
+    data = enc.finish()
+    assert _max_pieces(len(data)) < 4096
+    with pytest.raises(BadStreamError, match="piece count"):
+        _MaskCoder(symbols=True, max_pieces=_max_pieces(len(data))).code(Decoder(data), None, 128, 128)
+    back = _MaskCoder(symbols=True).code(Decoder(data), None, 128, 128)  # within no limit: exact
+    assert np.array_equal(back, m)
+    with pytest.raises(ValueError, match="pieces per byte"):
+        from unittest import mock
+
+        with mock.patch("layout.ink._MaskCoder._cheaper", lambda self, mask: 1):
+            encode_patches([InkPatch(0, 0, m, (2, 2, 2))], 128, 128, codec=4)
+
+
 def test_golden_bytes():
     """The ink bitstreams (codec ids 1 to 4) are frozen: a change here needs a new codec id."""
     import hashlib

@@ -12,8 +12,9 @@ cheaper of the two (`layout.ink`).
 Dictionary: every piece of every mask of the section, in the order coded, once each (at most
 `MAX_SYMBOLS`; pieces past that are still coded, but not added), whether its mask was coded as
 pieces or row by row (the decoder cuts a decoded row-by-row mask into its pieces as the encoder
-does, `pieces`). Each entry has an adaptive count (`_INC` when it is added and each time it is
-referred to; halved, rounding up, with the count of "new", when their sum passes `_LIMIT`).
+does, `pieces`). "New" and each entry have an adaptive count: `_INC` to start with (an entry's
+when it is added), `_INC` more each time it is coded; when a piece leaves their sum above
+`_LIMIT`, all are halved, rounding up.
 
 Bitstream of one mask of ``h x w`` (symbols of `picd.entropy`, in the ink section's one stream):
 

@@ -83,8 +83,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from ocr.base import OcrWord
 from layout.symbols import SymbolModel
+from ocr.base import OcrWord
 from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder, bit_info
 from picd.errors import BadStreamError
 

@@ -101,7 +101,7 @@ def _progress(verbose: bool):
 @click.option("--ink-share", type=click.FloatRange(0, 1), default=0.4, show_default=True,
               help="Words that are not redrawn keep their original ink as bilevel patches, "
                    "smallest first, in at most this share of the bytes the text layer leaves "
-                   "(and 15% more of those past the first 2 KB); "
+                   "(and 30% more of those past the first 2 KB); "
                    "more keeps more words readable and less background detail; "
                    "0 leaves them to the background codec.")
 @click.option("--keep", "keep_dir", type=click.Path(file_okay=False, path_type=Path),

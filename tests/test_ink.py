@@ -358,10 +358,10 @@ def test_codec_4_refuses_more_pieces_than_its_length_allows():
 
 
 def test_ink_budget_takes_more_past_the_first_kilobytes():
-    """40% of the room up to 2 KB, 55% of what is past it; none with a share of 0; never the
+    """40% of the room up to 2 KB, 70% of what is past it; none with a share of 0; never the
     background's floor."""
     assert api._ink_budget(1000, api.INK_SHARE, 10) == 400
-    assert api._ink_budget(10048, api.INK_SHARE, 10) == int(0.4 * 10048 + 0.15 * 8000)
+    assert api._ink_budget(10048, api.INK_SHARE, 10) == int(0.4 * 10048 + 0.3 * 8000)
     assert api._ink_budget(10048, 0.0, 10) == 0
     assert api._ink_budget(1000, 1.0, 100) == 1000 - 100 - 2 - 2
 

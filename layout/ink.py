@@ -83,7 +83,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from layout.symbols import SymbolModel
+from layout.symbols import SymbolModel, pieces
 from ocr.base import OcrWord
 from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder, bit_info
 from picd.errors import BadStreamError
@@ -400,6 +400,12 @@ class _Masks:
         self.n0 = [0] * 1024
         self.n1 = [0] * 1024
 
+    def copy(self) -> _Masks:
+        """An independent copy (coding with one leaves the other as it is)."""
+        c = _Masks()
+        c.n0, c.n1 = list(self.n0), list(self.n1)
+        return c
+
     def code(self, coder, mask: np.ndarray | None, h: int, w: int) -> np.ndarray:
         """Codes (or decodes, ``mask=None``) one mask; returns it."""
         n0, n1 = self.n0, self.n1
@@ -478,18 +484,20 @@ class _MaskCoder:
         self.mode = AdaptiveCategorical(2)
 
     def _clone(self) -> _MaskCoder:
+        """A copy of codec 4's models (the dictionary's bitmaps shared, never written)."""
+        assert self.symbols is not None
         c = _MaskCoder.__new__(_MaskCoder)
-        c.raster = _Masks()
-        c.raster.n0, c.raster.n1 = list(self.raster.n0), list(self.raster.n1)
-        c.symbols = self.symbols.clone(c.raster) if self.symbols is not None else None
-        c.mode = AdaptiveCategorical(2, init=self.mode.counts)
+        c.raster = self.raster.copy()
+        c.symbols = self.symbols.clone(c.raster)
+        c.mode = self.mode.copy()
         return c
 
-    def _cheaper(self, mask: np.ndarray) -> int:
+    def _cheaper(self, mask: np.ndarray, ps: list) -> int:
+        """1 where coding `mask` (its `pieces` ``ps``) piece by piece costs fewer bits now."""
         costs = []
         for by_pieces in (0, 1):
             trial, tally = self._clone(), _Tally()
-            trial.code(tally, mask, *mask.shape, by_pieces)
+            trial._code(tally, mask, *mask.shape, by_pieces, ps, learn=False)
             costs.append(tally.total)
         return int(costs[1] < costs[0])
 
@@ -499,12 +507,21 @@ class _MaskCoder:
         encoder's choice (codec 4)."""
         if self.symbols is None:
             return self.raster.code(coder, mask, h, w)
+        ps = pieces(mask) if mask is not None else None
         if not coder.decoding and by_pieces is None:
-            by_pieces = self._cheaper(mask)  # type: ignore[arg-type]
+            by_pieces = self._cheaper(mask, ps)  # type: ignore[arg-type]
+        return self._code(coder, mask, h, w, by_pieces, ps)
+
+    def _code(self, coder: Coder, mask: np.ndarray | None, h: int, w: int, by_pieces: int | None,
+              ps: list | None, learn: bool = True) -> np.ndarray:
+        """Codec 4's mode symbol and the mask; the dictionary learns a row-by-row mask's pieces
+        unless ``learn`` is False (a trial, whose models are thrown away)."""
+        assert self.symbols is not None
         if self.mode.code(coder, by_pieces):
-            return self.symbols.code(coder, mask, h, w)
+            return self.symbols.code(coder, mask, h, w, ps)
         out = self.raster.code(coder, mask, h, w)
-        self.symbols.learn(out)
+        if learn:
+            self.symbols.learn(ps if ps is not None else pieces(out))
         return out
 
 
@@ -616,7 +633,7 @@ def encode_patches(patches: Sequence[InkPatch], width: int, height: int,
                    codec: int = CODECS[-1]) -> bytes:
     """The coded patches (in reading order) of an image of `width` x `height`, as ink codec
     `codec` (one of `CODECS`; codec 1 has no scaled patches). The codec decides how they are
-    painted: codecs 1 and 2 with full coverage, codec 3 with `InkPatch.edges`; patches whose
+    painted: codecs 1 and 2 with full coverage, codecs 3 and 4 with `InkPatch.edges`; patches whose
     colours were fitted to the other painting (`find_patches` fits them to codec 3's) still code,
     but decode painted the codec's way.
 

@@ -89,10 +89,7 @@ class _Small:
     def clone(self) -> _Small:
         c = _Small.__new__(_Small)
         c.lo, c.hi = self.lo, self.hi
-        c.cat = _clone_categorical(self.cat)
-        c.big = AdaptiveInt.__new__(AdaptiveInt)
-        c.big.__dict__.update(self.big.__dict__)
-        c.big.buckets = _clone_categorical(self.big.buckets)
+        c.cat, c.big = self.cat.copy(), self.big.copy()
         return c
 
     def code(self, coder: Coder, value: int | None = None) -> int:
@@ -105,13 +102,6 @@ class _Small:
             return v
         s = self.cat.code(coder)
         return self.lo + s - 1 if s else self.big.code(coder)
-
-
-def _clone_categorical(m: AdaptiveCategorical) -> AdaptiveCategorical:
-    c = AdaptiveCategorical.__new__(AdaptiveCategorical)
-    c.__dict__.update(m.__dict__)
-    c.counts = m.counts.copy()
-    return c
 
 
 class SymbolModel:
@@ -167,14 +157,17 @@ class SymbolModel:
             self.total = sum(self.counts)
         return s - 1
 
-    def learn(self, mask: np.ndarray) -> None:
-        """Add the pieces of a mask coded row by row."""
-        for _, _, bm in pieces(mask):
+    def learn(self, ps: list[Piece]) -> None:
+        """Add the pieces (`pieces`) of a mask coded row by row."""
+        for _, _, bm in ps:
             self._add(bm)
 
-    def code(self, coder: Coder, mask: np.ndarray | None, h: int, w: int) -> np.ndarray:
-        """Code (or decode, ``mask=None``) one ``h x w`` mask piece by piece; returns it."""
-        ps = pieces(mask) if mask is not None else None
+    def code(self, coder: Coder, mask: np.ndarray | None, h: int, w: int,
+             ps: list[Piece] | None = None) -> np.ndarray:
+        """Code (or decode, ``mask=None``) one ``h x w`` mask piece by piece; returns it.
+        ``ps``: the mask's `pieces`, where the encoder has them already."""
+        if mask is not None and ps is None:
+            ps = pieces(mask)
         n = self.count.code(coder, None if ps is None else len(ps))
         self.coded += n
         if not 0 <= n <= h * w or (self.max_pieces is not None and self.coded > self.max_pieces):

@@ -30,6 +30,8 @@ Models
 
 The same model object codes on both sides: ``model.code(coder, value)`` encodes ``value`` with an
 `Encoder` and returns it, or ignores ``value`` and returns the decoded symbol with a `Decoder`.
+``model.copy()`` gives an independent copy, for trying a choice's cost (e.g. under a tally of
+ideal code lengths) and throwing it away.
 """
 
 from __future__ import annotations
@@ -363,6 +365,13 @@ class AdaptiveCategorical:
         self.limit = limit
         self.total = int(self.counts.sum())
 
+    def copy(self) -> AdaptiveCategorical:
+        """An independent copy (coding with one leaves the other as it is)."""
+        c = AdaptiveCategorical.__new__(AdaptiveCategorical)
+        c.__dict__.update(self.__dict__)
+        c.counts = self.counts.copy()
+        return c
+
     def update(self, symbol: int) -> None:
         self.counts[symbol] += self.inc
         self.total += self.inc
@@ -395,6 +404,13 @@ class AdaptiveInt:
         init[: min(nb, 8)] = 4
         self.buckets = AdaptiveCategorical(nb, inc=inc, limit=limit, init=init)
         self._escape = nb - 1
+
+    def copy(self) -> AdaptiveInt:
+        """An independent copy (coding with one leaves the other as it is)."""
+        c = AdaptiveInt.__new__(AdaptiveInt)
+        c.__dict__.update(self.__dict__)
+        c.buckets = self.buckets.copy()
+        return c
 
     def code(self, coder: Coder, value: int | None = None) -> int:
         """Encode ``value`` (encoder) or decode one (decoder)."""

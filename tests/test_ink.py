@@ -317,7 +317,7 @@ def test_codec_4_refuses_pieces_outside_their_mask():
     from picd.entropy import Decoder, Encoder
 
     class Outside(SymbolModel):  # an encoder that writes a piece past its mask's right edge
-        def code(self, coder, mask, h, w):
+        def code(self, coder, mask, h, w, ps=None):
             self.count.code(coder, 1)
             self.height.code(coder, 2)
             self.width.code(coder, 2)
@@ -353,7 +353,7 @@ def test_codec_4_refuses_more_pieces_than_its_length_allows():
     with pytest.raises(ValueError, match="pieces per byte"):
         from unittest import mock
 
-        with mock.patch("layout.ink._MaskCoder._cheaper", lambda self, mask: 1):
+        with mock.patch("layout.ink._MaskCoder._cheaper", lambda self, mask, ps: 1):
             encode_patches([InkPatch(0, 0, m, (2, 2, 2))], 128, 128, codec=4)
 
 

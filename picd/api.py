@@ -49,7 +49,7 @@ INK_CODEC_ID = INK_CODECS[-1]
 INK_SHARE = 0.4
 #: ... and, with a share above 0, this much more of those bytes past the first `INK_MORE_FROM`:
 #: a background of a few hundred bytes needs them all, a larger one gives up some detail for more
-#: readable words (module doc of `code`).
+#: readable words (see `code`).
 INK_MORE = 0.3
 INK_MORE_FROM = 2048
 #: A word not redrawn gets an ink patch only where the background coded without patches keeps

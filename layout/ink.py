@@ -78,14 +78,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
 
 from layout.symbols import SymbolModel, pieces
 from ocr.base import OcrWord
-from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder, bit_info
+from picd.entropy import BIT_ONE, AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder, Tally
 from picd.errors import BadStreamError
 
 __all__ = ["InkPatch", "find_patches", "fit_patches", "encode_patches", "decode_patches",
@@ -442,36 +441,6 @@ class _Masks:
         return np.asarray(rows, dtype=bool).reshape(h, w)
 
 
-@lru_cache(maxsize=None)
-def _bit_costs() -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Bits of a 0 and of a 1 coded with P(1) = q / BIT_ONE, indexed by q."""
-    return (tuple([0.0] + [bit_info(q, 0) for q in range(1, BIT_ONE)]),
-            tuple([0.0] + [bit_info(q, 1) for q in range(1, BIT_ONE)]))
-
-
-class _Tally:
-    """A coder stand-in that only adds up ideal code lengths (bits), for choosing patches and
-    how to code a mask."""
-
-    decoding = False
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self._cost0, self._cost1 = _bit_costs()
-
-    def bit(self, q: int, bit: int | None = None) -> int:
-        self.total += self._cost1[q] if bit else self._cost0[q]
-        return 1 if bit else 0
-
-    def bits(self, nbits: int, value: int | None = None) -> int:
-        self.total += nbits
-        return int(value)  # type: ignore[arg-type]
-
-    def categorical(self, freqs: np.ndarray, symbol: int | None = None) -> int:
-        self.total += math.log2(float(np.sum(freqs)) / float(freqs[symbol]))  # type: ignore[index]
-        return int(symbol)  # type: ignore[arg-type]
-
-
 class _MaskCoder:
     """The masks of a section: row by row (`_Masks`) in codecs 1 to 3; in codec 4 each mask is
     preceded by one adaptive binary symbol, row by row (0) or piece by piece
@@ -496,7 +465,7 @@ class _MaskCoder:
         """1 where coding `mask` (its `pieces` ``ps``) piece by piece costs fewer bits now."""
         costs = []
         for by_pieces in (0, 1):
-            trial, tally = self._clone(), _Tally()
+            trial, tally = self._clone(), Tally()
             trial._code(tally, mask, *mask.shape, by_pieces, ps, learn=False)
             costs.append(tally.total)
         return int(costs[1] < costs[0])
@@ -677,7 +646,7 @@ def fit_patches(patches: Sequence[InkPatch], width: int, height: int,
         return b"", []
     order = sorted(patches, key=lambda p: (p.mask.size, p.y, p.x))
     # Estimate: mask bits in this order, plus about 6 bytes of head per patch.
-    tally, masks, cum = _Tally(), _MaskCoder(symbols=CODECS[-1] >= 4), []
+    tally, masks, cum = Tally(), _MaskCoder(symbols=CODECS[-1] >= 4), []
     for p in order:
         masks.code(tally, p.mask, *p.mask.shape)
         cum.append(tally.total / 8 + 6 * (len(cum) + 1))

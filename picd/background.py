@@ -6,7 +6,9 @@ and the renderer draws the text layer on top of it.
 
 `ClassicalBackgroundCodec` (container codec id 1) is the v1 codec and the baseline that learned
 codecs must beat: the background is downscaled by a factor chosen for the budget and coded with
-AVIF or WebP from Pillow, whichever gives the lower error in the bytes available. The fixed
+AVIF or WebP from Pillow, whichever gives the lower error in the bytes available; in a
+kilobyte or less also as flat rectangles (`picd.rects`), which keep a screen's boxes and edges
+where AVIF's few hundred bytes blur them. The fixed
 container boxes of those formats (about 270 bytes for AVIF) are deflated against a template that
 ships with the code, so they cost a few bytes instead of a tenth of the file.
 """
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from picd import rects
+from picd.metrics import ms_ssim
 from picd.container import read_varint, write_varint
 from picd.errors import BadStreamError
 from picd.search import largest_fitting, narrowed
@@ -112,7 +116,7 @@ _AVIF_TEMPLATE = bytes.fromhex(
 )
 _WEBP_TEMPLATE = bytes.fromhex("52494646240000005745425056503820180000005001009d012a10001000")
 
-_FMT_FLAT, _FMT_AVIF, _FMT_WEBP = 0, 1, 2
+_FMT_FLAT, _FMT_AVIF, _FMT_WEBP, _FMT_RECTS = 0, 1, 2, 3
 _TEMPLATES = {_FMT_AVIF: _AVIF_TEMPLATE, _FMT_WEBP: _WEBP_TEMPLATE}
 _SCALES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 # libaom's speed for the encoder (0 slowest .. 10): 6, Pillow's default, codes the screen
@@ -121,6 +125,13 @@ _AVIF_SPEED = 6
 # A format and downscaled size at which the last image's quality 0 was this many times over the
 # budget is not tried: the images one instance codes differ by a few words' ink.
 _SURE_MISS = 1.5
+# Rectangles (`picd.rects`) are tried in budgets up to this many bytes. Where AVIF has a few
+# hundred bytes its image is a blur of the colours, and a few dozen flat boxes with crisp edges
+# come closer; with more bytes AVIF's detail wins on most screens (on 8 screens at 0.02 bpp,
+# rectangles in any budget lost up to 7 dB on one and took twice the time; README).
+RECTS_MAX_BYTES = 1024
+_RECTS_FULL_GRID = 600_000  # pixels up to which rectangles are cut on every pixel, above on every 2nd
+_RECTS_STEPS = (4, 16)  # colour steps tried (`picd.rects.STEPS`)
 
 
 def _deflate(data: bytes, zdict: bytes) -> bytes:
@@ -179,10 +190,14 @@ class _Candidate:
 
 
 class ClassicalBackgroundCodec(BackgroundCodec):
-    """Downscale + AVIF/WebP, the v1 background codec (container codec id 1).
+    """Downscale + AVIF/WebP, the v1 background codec (container codec id 1); in budgets of at
+    most `RECTS_MAX_BYTES` also rectangles of flat colour (`picd.rects`). Whichever comes
+    closest to the image (weighted squared error) is kept.
 
     Payload: ``format:u8`` then, for AVIF/WebP, ``varint n, deflated header[n], rest of file``;
-    for a flat background, three bytes of colour.
+    for a flat background, three bytes of colour; for rectangles, `picd.rects`'s stream.
+
+    ``rects=False`` leaves the rectangles out (the AVIF/WebP baseline alone).
 
     An instance is for one page: it remembers what it has coded (see `_fit`), and takes the
     images it is given to be versions of one background.
@@ -191,8 +206,9 @@ class ClassicalBackgroundCodec(BackgroundCodec):
     codec_id = 1
     name = "classical"
 
-    def __init__(self, formats: tuple[int, ...] = (_FMT_AVIF, _FMT_WEBP)):
+    def __init__(self, formats: tuple[int, ...] = (_FMT_AVIF, _FMT_WEBP), rects: bool = True):
         self.formats = formats
+        self.rects = rects
         # What this instance has coded: the encoder codes one page's background several times
         # (without ink patches, with them, with large text as patches; see `_fit`).
         self._coded: dict[tuple[bytes, int], dict[int, bytes | int]] = {}
@@ -231,6 +247,24 @@ class ClassicalBackgroundCodec(BackgroundCodec):
             found = True
             if here.error < best.error:
                 best = here
+        if self.rects and max_bytes <= RECTS_MAX_BYTES:
+            best_ssim = None
+            for payload in rects.candidates(image, wt, max_bytes - 1, (1 if w * h <= _RECTS_FULL_GRID else 2,), _RECTS_STEPS):
+                if payload is None:
+                    continue
+                payload = bytes([_FMT_RECTS]) + payload
+                small = Image.fromarray(rects.decode(payload[1:], w, h)).resize((ew, eh), Image.Resampling.BOX)
+                err = self._error(ref, ref_wt, np.asarray(small))
+                if err >= best.error:
+                    continue
+                # and no loss of structure: flat boxes over a gradient or a photo can come closer
+                # in squared error and lose its shapes (a 3D pie chart: MS-SSIM 0.90 -> 0.84)
+                if best_ssim is None:
+                    ref8 = np.clip(np.rint(ref), 0, 255).astype(np.uint8)
+                    best_ssim = ms_ssim(ref8, self.decompress(best.payload, ew, eh))
+                s = ms_ssim(ref8, np.asarray(small))
+                if s >= best_ssim:
+                    best, best_ssim = _Candidate(payload, err), s
         return best.payload
 
     def decompress(self, data: bytes, width: int, height: int) -> np.ndarray:
@@ -240,6 +274,8 @@ class ClassicalBackgroundCodec(BackgroundCodec):
             if len(data) != 4:
                 raise BadStreamError("corrupted background section (flat colour)")
             return np.broadcast_to(np.frombuffer(data[1:4], np.uint8), (height, width, 3)).copy()
+        if data[0] == _FMT_RECTS:
+            return rects.decode(data[1:], width, height)
         im = _unpack_image(data)
         if im.size != (width, height):
             im = im.resize((width, height), Image.Resampling.BICUBIC)

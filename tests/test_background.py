@@ -30,7 +30,9 @@ def test_remove_text_fills_from_surroundings():
 @pytest.mark.parametrize("budget", [60, 300, 1500])
 def test_classical_codec_stays_within_budget_and_improves_with_rate(budget):
     img = _ui_image()
-    codec = ClassicalBackgroundCodec()
+    # AVIF/WebP alone: with rectangles, a few more bytes can trade squared error for structure
+    # (rectangles are kept only where they lose no MS-SSIM; tests/test_rects.py)
+    codec = ClassicalBackgroundCodec(rects=False)
     payload = codec.compress(img, budget)
     assert len(payload) <= budget
     out = codec.decompress(payload, img.shape[1], img.shape[0])

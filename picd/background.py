@@ -25,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from picd import rects
-from picd.metrics import ms_ssim
 from picd.container import read_varint, write_varint
 from picd.errors import BadStreamError
 from picd.search import largest_fitting, narrowed
@@ -192,7 +191,8 @@ class _Candidate:
 class ClassicalBackgroundCodec(BackgroundCodec):
     """Downscale + AVIF/WebP, the v1 background codec (container codec id 1); in budgets of at
     most `RECTS_MAX_BYTES` also rectangles of flat colour (`picd.rects`). Whichever comes
-    closest to the image (weighted squared error) is kept.
+    closest to the image (weighted squared error) is kept, rectangles only where they also
+    lose no MS-SSIM against the best of the others.
 
     Payload: ``format:u8`` then, for AVIF/WebP, ``varint n, deflated header[n], rest of file``;
     for a flat background, three bytes of colour; for rectangles, `picd.rects`'s stream.
@@ -248,8 +248,11 @@ class ClassicalBackgroundCodec(BackgroundCodec):
             if here.error < best.error:
                 best = here
         if self.rects and max_bytes <= RECTS_MAX_BYTES:
+            from picd.metrics import ms_ssim  # only here: decoding needs none of it
+
             best_ssim = None
-            for payload in rects.candidates(image, wt, max_bytes - 1, (1 if w * h <= _RECTS_FULL_GRID else 2,), _RECTS_STEPS):
+            grid = 1 if w * h <= _RECTS_FULL_GRID else 2
+            for payload in rects.candidates(image, wt, max_bytes - 1, (grid,), _RECTS_STEPS):
                 if payload is None:
                     continue
                 payload = bytes([_FMT_RECTS]) + payload

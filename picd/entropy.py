@@ -295,7 +295,7 @@ class Tally:
         return int(value)  # type: ignore[arg-type]
 
     def categorical(self, freqs: np.ndarray, symbol: int | None = None) -> int:
-        self.total += math.log2(float(freqs.sum()) / float(freqs[symbol]))  # type: ignore[index]
+        self.total += math.log2(float(np.sum(freqs)) / float(freqs[symbol]))  # type: ignore[index]
         return int(symbol)  # type: ignore[arg-type]
 
 

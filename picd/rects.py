@@ -6,7 +6,7 @@ partition into a few dozen rectangles keeps the boxes, their edges and their col
 classical background codec (`picd.background`) offers this as one of its formats and keeps it
 where it comes closer to the original than AVIF/WebP in the same bytes.
 
-Encoder: the image is reduced by a grid factor ``g`` (box filter, weighted). Starting from the
+Encoder: the image is summed over cells of ``g`` x ``g`` pixels (weighted). Starting from the
 whole image, the rectangle whose best cut (horizontal or vertical, at any grid position) lowers
 the weighted squared error most is cut, again and again (`_Tree`); each rectangle is painted
 with the weighted mean of its pixels. The first ``k`` cuts of that order form a tree, and
@@ -64,17 +64,13 @@ def _axis_ctx(w: int, h: int) -> int:
     return 0 if w > h else (1 if w < h else 2)
 
 
-def _reduce(image: np.ndarray, weight: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted box reduction by ``g``: (mean colour (h, w, 3) float64, weight sum (h, w))."""
-    H, W = weight.shape
+def _block_sums(a: np.ndarray, g: int) -> np.ndarray:
+    """Sums of ``a`` (H, W, ...) over blocks of ``g`` x ``g`` pixels, the last ones cut short."""
+    H, W = a.shape[:2]
     gh, gw = -(-H // g), -(-W // g)
-    wt = np.zeros((gh * g, gw * g), np.float64)
-    wt[:H, :W] = weight
-    x = np.zeros((gh * g, gw * g, 3), np.float64)
-    x[:H, :W] = image
-    s0 = wt.reshape(gh, g, gw, g).sum(axis=(1, 3))
-    s1 = (x * wt[..., None]).reshape(gh, g, gw, g, 3).sum(axis=(1, 3))
-    return s1, s0
+    pad = np.zeros((gh * g, gw * g) + a.shape[2:], np.float64)
+    pad[:H, :W] = a
+    return pad.reshape(gh, g, gw, g, *a.shape[2:]).sum(axis=(1, 3))
 
 
 class _Tree:
@@ -85,15 +81,13 @@ class _Tree:
     """
 
     def __init__(self, image: np.ndarray, weight: np.ndarray, g: int, max_cuts: int) -> None:
-        H, W = weight.shape
-        self.g, self.width, self.height = g, W, H
-        s1, s0 = _reduce(image.astype(np.float64), weight.astype(np.float64), g)
-        # squared values: summed at full resolution (weighted), then reduced like the rest
-        full = (image.astype(np.float64) ** 2).sum(axis=2) * weight
+        self.g = g
+        x, wt = image.astype(np.float64), weight.astype(np.float64)
+        # per grid cell: the weight, the weighted colour and the weighted squared values
+        s0 = _block_sums(wt, g)
+        s1 = _block_sums(x * wt[..., None], g)
+        x2 = _block_sums((x**2).sum(axis=2) * wt, g)
         gh, gw = s0.shape
-        pad = np.zeros((gh * g, gw * g))
-        pad[:H, :W] = full
-        x2 = pad.reshape(gh, g, gw, g).sum(axis=(1, 3))
         self.P0 = _integral(s0)
         self.P1 = np.stack([_integral(s1[..., c]) for c in range(3)], axis=-1)
         self.P2 = _integral(x2)
@@ -342,7 +336,7 @@ def candidates(image: np.ndarray, weight: np.ndarray, max_bytes: int, grids: tup
         # a cut and its leaf's colour cost 12 bits or more on real screens (15 to 35)
         tree = _Tree(image, weight, grid, max_cuts=max_bytes * 8 // 12 + 16)
         for step in steps:
-            yield tree.fit(max_bytes, step) if max_bytes >= 3 else None
+            yield tree.fit(max_bytes, step)
 
 
 def decode(data: bytes, width: int, height: int) -> np.ndarray:

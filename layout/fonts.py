@@ -18,7 +18,7 @@ the encoder and every decoder rasterise the same outlines:
   verified (Noto Sans, Source Sans 3, IBM Plex Sans, Fira Sans and Source Code Pro each under 300
   words in all, and not added). Five serif faces tried for pages set in Georgia-like faces
   (Merriweather, PT Serif, Noto Serif, Source Serif 4, Lora) lowered the words accepted over
-  those screenshots, and were not added either (README).
+  those screenshots, and were not added either (docs/history.md).
 - ``pymupdf`` carries the PDF base-14 faces that MuPDF renders Helvetica, Times and Courier with
   (URW's Nimbus Sans, Nimbus Roman and Nimbus Mono); they are read from the package at run
   time (`pymupdf.Font(name).buffer`), never copied into this repository. They match PDFs that

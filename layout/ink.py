@@ -8,7 +8,7 @@ painted in one colour over the decoded background: the colour that, blended in w
 coverage over the word's background colour, comes closest to the original pixels (least squares;
 lighter than the text's own colour, since the mask takes in the glyphs' anti-aliased edges; on
 the 64 screenshots at 0.02 bpp PSNR 24.35 -> 24.54 dB against painting the text colour, word
-F1 unchanged, README). A word whose ink has several colours (a coloured logo, a highlighted
+F1 unchanged, docs/history.md). A word whose ink has several colours (a coloured logo, a highlighted
 token) gives one patch per colour (`_ink_colours`), each pixel going to the colour whose
 background-to-colour axis passes nearest it. `COVERAGE` is a quarter, not a half: thin
 anti-aliased strokes then stay whole instead of breaking up, and OCR reads more patched words

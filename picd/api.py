@@ -209,7 +209,7 @@ def code(
     hundred bytes needs every one of them: at a flat 55% the 11 screenshots under 1000 bytes at
     0.02 bpp lost 0.022 of MS-SSIM, the other 53 gained word F1 and kept theirs; 30% more past
     2 KB read better than 15% and kept every screenshot's fidelity at or above AVIF's where 15%
-    did; 45% did not; README.) Only words
+    did; 45% did not; docs/history.md.) Only words
     that the background coded without patches leaves unreadable (`INK_ERROR`) get one; the
     background is then coded again without their ink: in the bytes left under a target, or at
     the same rate with ``quality`` (the patches come on top).

@@ -119,7 +119,8 @@ _FMT_FLAT, _FMT_AVIF, _FMT_WEBP, _FMT_RECTS = 0, 1, 2, 3
 _TEMPLATES = {_FMT_AVIF: _AVIF_TEMPLATE, _FMT_WEBP: _WEBP_TEMPLATE}
 _SCALES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 # libaom's speed for the encoder (0 slowest .. 10): 6, Pillow's default, codes the screen
-# backgrounds about 0.2 dB better than 8 in the same bytes for about twice the time (README).
+# backgrounds about 0.2 dB better than 8 in the same bytes for about twice the time
+# (docs/history.md).
 _AVIF_SPEED = 6
 # A format and downscaled size at which the last image's quality 0 was this many times over the
 # budget is not tried: the images one instance codes differ by a few words' ink.
@@ -127,7 +128,7 @@ _SURE_MISS = 1.5
 # Rectangles (`picd.rects`) are tried in budgets up to this many bytes. Where AVIF has a few
 # hundred bytes its image is a blur of the colours, and a few dozen flat boxes with crisp edges
 # come closer; with more bytes AVIF's detail wins on most screens (on 8 screens at 0.02 bpp,
-# rectangles in any budget lost up to 7 dB on one and took twice the time; README).
+# rectangles in any budget lost up to 7 dB on one and took twice the time; docs/history.md).
 RECTS_MAX_BYTES = 1024
 _RECTS_FULL_GRID = 600_000  # pixels up to which rectangles are cut on every pixel, above on every 2nd
 _RECTS_STEPS = (4, 16)  # colour steps tried (`picd.rects.STEPS`)

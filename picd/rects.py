@@ -76,8 +76,8 @@ def _block_sums(a: np.ndarray, g: int) -> np.ndarray:
 class _Tree:
     """The greedy cut order on the reduced image (see the module docstring).
 
-    Nodes are ``[x0, y0, x1, y1]`` in grid cells; ``cuts[i] = (node, axis, pos, left, right)``
-    in the order they were made.
+    Nodes are ``[x0, y0, x1, y1]`` in grid cells; ``cuts[i] = (node, axis, pos)`` in the order
+    they were made; a cut's two parts are appended to ``nodes`` as it is made.
     """
 
     def __init__(self, image: np.ndarray, weight: np.ndarray, g: int, max_cuts: int) -> None:
@@ -93,8 +93,7 @@ class _Tree:
         self.P2 = _integral(x2)
         self.nodes: list[tuple[int, int, int, int]] = [(0, 0, gw, gh)]
         self._means: dict[int, tuple[int, int, int]] = {}
-        self.node_of: dict[tuple[int, int, int, int], int] = {}
-        self.cuts: list[tuple[int, int, int, int, int]] = []
+        self.cuts: list[tuple[int, int, int]] = []
         heap: list[tuple[float, int, int, int]] = []
         best = self._best_cut(0)
         if best is not None:
@@ -106,14 +105,12 @@ class _Tree:
                 kids = [(x0, y0, pos, y1), (pos, y0, x1, y1)]
             else:
                 kids = [(x0, y0, x1, pos), (x0, pos, x1, y1)]
-            ids = []
             for k in kids:
                 self.nodes.append(k)
-                ids.append(len(self.nodes) - 1)
-                b = self._best_cut(ids[-1])
+                b = self._best_cut(len(self.nodes) - 1)
                 if b is not None:
-                    heapq.heappush(heap, (-b[0], ids[-1], b[1], b[2]))
-            self.cuts.append((node, axis, pos, ids[0], ids[1]))
+                    heapq.heappush(heap, (-b[0], len(self.nodes) - 1, b[1], b[2]))
+            self.cuts.append((node, axis, pos))
         self.node_of = {n: i for i, n in enumerate(self.nodes)}
 
     def _sums(self, x0, y0, x1, y1):

@@ -1,6 +1,6 @@
 """Count redrawn words that differ from the ground truth ("no silent substitution").
 
-    .venv/bin/python bench/wrong_words.py [--data ../shared/data] [--limit N]
+    .venv/bin/python bench/wrong_words.py [--data ../shared/data] [--limit N] [--cache DIR]
 
 For every image with ground truth, run the encoder's analysis (OCR, layout, verification) and
 check each word that the decoder would redraw crisply:
@@ -82,10 +82,21 @@ def _loose(w: str) -> str:
     return re.sub(r"^\W+|\W+$", "", _strict(w)).casefold()
 
 
-def _redrawn(path: Path):
-    a = api.analyse(load_input(path))
-    assert a.analysis is not None
-    for line in a.analysis.layer.lines:
+def _redrawn(path: Path, cache: Path | None = None):
+    page = load_input(path)
+    if cache is None:
+        a = api.analyse(page)
+        assert a.analysis is not None
+        layer = a.analysis.layer
+    else:  # the encoder's analysis on OCR cached as `picd bench` caches it
+        import numpy as np
+
+        from layout.analyze import build_layer
+        from picd.bench import ocr_lines_cached
+
+        lines, _ = ocr_lines_cached(page.image, cache)
+        layer = build_layer(np.asarray(page.image)[:, :, :3], lines).layer
+    for line in layer.lines:
         top = line.baseline - line.style.size
         for w in line.words:
             yield w.text, (w.x, top, w.x + w.width, line.baseline + line.style.size // 4)
@@ -132,10 +143,10 @@ def truth_sets(kind: str, truth: Path) -> Callable[[tuple], tuple[set, set]]:
     return lambda box: sets
 
 
-def check(kind: str, img: Path, truth: Path) -> tuple[int, list[str], list[str]]:
+def check(kind: str, img: Path, truth: Path, cache: Path | None = None) -> tuple[int, list[str], list[str]]:
     sets = truth_sets(kind, truth)
     n, strict, loose = 0, [], []
-    for text, box in _redrawn(img):
+    for text, box in _redrawn(img, cache):
         n += 1
         vs, vl = sets(box)
         if _strict(text) not in vs:
@@ -149,6 +160,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per group")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="OCR cache folder (a `picd bench` report's ocr-cache): OCR each image once")
     args = ap.parse_args()
     scans, pages = truth_files(Path(args.data))
     if args.limit:
@@ -156,7 +169,7 @@ def main() -> None:
     tot = {"scan": [0, 0, 0], "page": [0, 0, 0]}
     print(f"{'file':<36} {'redrawn':>7} {'strict':>6} {'loose':>5}  wrong (loose)")
     for kind, img, gt in scans + pages:
-        n, strict, loose = check(kind, img, gt)
+        n, strict, loose = check(kind, img, gt, args.cache)
         t = tot[kind]
         t[0] += n
         t[1] += len(strict)

@@ -173,6 +173,34 @@ class _CharModel:
         return ch  # type: ignore[return-value]
 
 
+_ESC_BITS = 16.0  # cost charged, beyond the escape itself, for a character outside the prior
+
+
+@functools.lru_cache(maxsize=1)
+def _scorer() -> _CharModel:
+    return _CharModel()
+
+
+def prior_bits(text: str, before: str = " ") -> float:
+    """Bits that the text coder's shipped prior alone (no adaptation) spends on ``text`` and the
+    space after it, following ``before``: how plausible a string is as text (the misreading
+    check of `layout.analyze` asks it whether an alternative reading is text at all).
+
+    A character outside the prior costs its escape plus `_ESC_BITS`.
+    """
+    m = _scorer()
+    h = (_START + before)[-len(_START):]
+    bits = 0.0
+    for c in text + " ":
+        q = m.dist(m._entries(h))
+        s = m.index.get(c, _ESC)
+        bits -= float(np.log2(q[s] / q.sum()))
+        if s == _ESC:
+            bits += _ESC_BITS
+        h = h[1:] + c
+    return bits
+
+
 # Advance widths of Helvetica in 1/1000 em (printable ASCII), for width prediction only.
 _HELV = dict(zip(
     " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -522,3 +524,41 @@ def test_the_line_above_is_not_part_of_the_word():
     assert loose.words[0].box[1] < lines[0].words[0].box[3] - 4  # reaches into the descenders
     a = build_layer(img, [loose])
     assert a.rejected == [] and a.layer.n_words == 1
+
+
+def _cm_sans_page(text, em=12):
+    """A line in Computer Modern Sans (matplotlib's cmss10: a face the layer does not have)."""
+    import matplotlib
+    from PIL import ImageFont
+
+    path = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "cmss10.ttf"
+    font = ImageFont.truetype(str(path), em)
+    img = Image.new("RGB", (700, 50), "white")
+    draw = ImageDraw.Draw(img)
+    words, cx = [], 10
+    for t in text.split():
+        draw.text((cx, 30), t, font=font, fill=(0, 0, 0), anchor="ls")
+        l, top, r, b = font.getbbox(t, anchor="ls")
+        words.append(OcrWord(t, (cx + l, 30 + top, cx + r, 30 + b), 0.99))
+        cx = int(round(cx + font.getlength(t + " ")))
+    return np.asarray(img), [OcrLine(tuple(words))]
+
+
+def test_an_alternative_that_is_not_text_does_not_reject_a_word():
+    # In our faces a 'b' fits this face's 's' of "this" better, but "thib" is no reading of
+    # text; planted misreadings whose alternatives make the words shown are still rejected.
+    img, lines = _cm_sans_page("the whale has this community provided before years animal forty")
+    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None))
+    assert "this" in [w.text for w, _, why in strict.rejected if why.startswith("misread")]
+    a = build_layer(img, lines)
+    assert "this" in a.layer.text.split()
+    assert a.layer.n_words > strict.layer.n_words
+    planted = build_layer(img, relabel(lines, {"years": "yeors", "forty": "farty"}))
+    assert {"yeors", "farty"} <= {w.text for w, _, _ in planted.rejected}
+
+
+def test_prior_bits_tells_text_from_misreadings():
+    from layout.textcoder import prior_bits
+
+    for word, misread in [("the", "tBe"), ("provided", "prowided"), ("house", "hcuse")]:
+        assert prior_bits(misread) - prior_bits(word) >= 10

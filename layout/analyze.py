@@ -109,10 +109,12 @@ class LayoutConfig:
         alt_prior_bits: ... unless the text coder's prior (`layout.textcoder.prior_bits`) spends
             at least this many bits more on the word with that alternative than on OCR's word:
             then the alternative reading is not text, and the character is let be (None: never).
-            On the 28 scans and 20 Design2Code pages with truth (`bench/wrong_words.py`), at 12
-            bits 58 and 62 more words are redrawn, of which 0 and 1 differ from the truth (an
-            `i` read as `l`, which the check cannot tell apart); judged by the first character
-            flagged, 8 bits would let through 7 and 3 wrong words of 132 and 133.
+            Only the best-fitting alternative is asked. On the 28 scans and 20 Design2Code
+            pages with truth (`bench/wrong_words.py`), at 12 bits 58 and 62 more words are
+            redrawn, of which 0 and 1 differ from the truth (an `i` read as `l`, which the check
+            cannot tell apart). Judged by the first character flagged alone (a word can still
+            be rejected at a later one), 12 bits would let through 59 and 66 words, 0 and 1 of
+            them wrong, and 8 bits 132 and 133, 7 and 3 of them wrong.
         color_split: consecutive words of one OCR line whose text colours differ by more than
             this RGB distance go to separate layer lines; so do the parts of one word whose
             glyphs differ so in colour (and in hue, see `_split_colours`).
@@ -786,11 +788,13 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
     Each character is judged in context: hypotheses are the word drawn from unscaled glyphs at
     the fitted pen positions with that character replaced by every letter and digit, compared
     with the (blurred) original coverage in a window around the character (best of shifts of
-    -1, 0, 1 px). The claimed character loses if an alternative that is not a look-alike beats
-    it by more than `margin` in soft Dice. An accented letter (``é``, ``Ö``) is judged the same
-    way, its own glyph against the bank, and loses where the original has less than `MARK_INK`
-    of its marks' ink (a diacritic OCR added: ``Öctober``); other characters (marks, symbols) are
-    not judged but drawn as context.
+    -1, 0, 1 px). The claimed character loses if the best alternative that is not a look-alike
+    beats it by more than `margin` in soft Dice, unless ``prior_gap`` is given and the text with
+    that alternative costs at least ``prior_gap`` bits more than ``text`` under the text coder's
+    prior (`layout.textcoder.prior_bits`: the alternative reading is not text). An accented
+    letter (``é``, ``Ö``) is judged the same way, its own glyph against the bank, and loses where
+    the original has less than `MARK_INK` of its marks' ink (a diacritic OCR added:
+    ``Öctober``); other characters (marks, symbols) are not judged but drawn as context.
     Returns a description of the misreading, or None.
     """
     stack, asc, half = _glyph_bank(style.font, style.size)
@@ -876,7 +880,8 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
 def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_shift: int,
                 alt_margin: float | None, prior_gap: float | None = None) -> tuple[float, int, str | None]:
     """Verification of one word (module doc): score, best horizontal shift, and a misreading
-    found by the per-character comparison with alternative glyphs (or None)."""
+    found by the per-character comparison with alternative glyphs (or None; ``alt_margin`` and
+    ``prior_gap`` as in `_better_reading`, no comparison where ``alt_margin`` is None)."""
     r = _render_in_window(o, style, x, width, baseline)
     ob = _blur(o.alpha)
     # Character cells from the pen positions, in window columns.

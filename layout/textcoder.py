@@ -33,7 +33,7 @@ from layout.model import Line, Style, TextLayer, Word
 from picd.entropy import AdaptiveCategorical, AdaptiveInt, Coder, Decoder, Encoder
 from picd.errors import BadStreamError
 
-__all__ = ["encode_layer", "decode_layer", "layer_cost", "PRIOR_PATH"]
+__all__ = ["encode_layer", "decode_layer", "layer_cost", "prior_bits", "PRIOR_PATH"]
 
 PRIOR_PATH = pathlib.Path(__file__).with_name("data") / "charprior.npz"
 
@@ -192,7 +192,15 @@ def prior_bits(text: str, before: str = " ") -> float:
     h = (_START + before)[-len(_START):]
     bits = 0.0
     for c in text + " ":
-        q = m.dist(m._entries(h))
+        # the entries a fresh model would make, built here and not kept (no state grows)
+        ents = []
+        for k, prior in enumerate(m._prior):
+            arr = np.zeros(m.n, dtype=np.int64)
+            pr = prior.get(h[len(h) - k:] if k else "")
+            if pr is not None:
+                arr[pr[0]] = pr[1]
+            ents.append([arr, int(arr.sum()), int(np.count_nonzero(arr))])
+        q = m.dist(ents)
         s = m.index.get(c, _ESC)
         bits -= float(np.log2(q[s] / q.sum()))
         if s == _ESC:

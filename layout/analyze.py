@@ -59,6 +59,7 @@ import cv2
 import numpy as np
 
 from layout.fonts import FONTS, covers, font_available, load_font, style_twin
+from layout.lexicon import known
 from layout.model import Line, Style, TextLayer, Word
 from layout.raster import natural_alpha, word_alpha
 from layout.textcoder import prior_bits
@@ -115,6 +116,9 @@ class LayoutConfig:
             cannot tell apart). Judged by the first character flagged alone (a word can still
             be rejected at a later one), 12 bits would let through 59 and 66 words, 0 and 1 of
             them wrong, and 8 bits 132 and 133, 7 and 3 of them wrong.
+        alt_lexicon: ... or unless OCR's word is a known English word or number
+            (`layout.lexicon.known`: ``the``, ``1950``) and the word with that alternative is
+            not (``Ihe``, ``T950``); False: the prior alone decides. Measured in docs/history.md.
         color_split: consecutive words of one OCR line whose text colours differ by more than
             this RGB distance go to separate layer lines; so do the parts of one word whose
             glyphs differ so in colour (and in hue, see `_split_colours`).
@@ -157,6 +161,7 @@ class LayoutConfig:
     max_drift: int = 12
     alt_margin: float = 0.04
     alt_prior_bits: float | None = 12.0
+    alt_lexicon: bool = True
     color_split: float = 60.0
     color_snap: float = 16.0
     fit_words: int = 6
@@ -782,7 +787,8 @@ def _accented(ch: str) -> bool:
 
 
 def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], k: float,
-                    baseline_row: int, margin: float, prior_gap: float | None = None) -> str | None:
+                    baseline_row: int, margin: float, prior_gap: float | None = None,
+                    lexicon: bool = False) -> str | None:
     """The first character for which another glyph fits the original pixels clearly better.
 
     Each character is judged in context: hypotheses are the word drawn from unscaled glyphs at
@@ -791,7 +797,12 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
     -1, 0, 1 px). The claimed character loses if the best alternative that is not a look-alike
     beats it by more than `margin` in soft Dice, unless ``prior_gap`` is given and the text with
     that alternative costs at least ``prior_gap`` bits more than ``text`` under the text coder's
-    prior (`layout.textcoder.prior_bits`: the alternative reading is not text). An accented
+    prior (`layout.textcoder.prior_bits`: the alternative reading is not text), or ``lexicon``
+    is set and ``text`` is a known word or number (`layout.lexicon.known`) while the reading with
+    the alternatives is not: no glyph that beats the claimed one by `margin` makes a known word
+    (``whole`` read for ``whale``: the ``a`` that fits better makes one). The lexicon lets be
+    one character of a word and only where no other is let be (``yours`` read for ``years``:
+    ``yeurs`` and ``yosrs`` are no words). An accented
     letter (``é``, ``Ö``) is judged the same way, its own glyph against the bank, and loses where
     the original has less than `MARK_INK` of its marks' ink (a diacritic OCR added:
     ``Öctober``); other characters (marks, symbols) are not judged but drawn as context.
@@ -814,6 +825,8 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
               for c, n in zip(text, idx)]
     pen = [int(round(p)) for p in pens]
     ctx_w = int(math.ceil(style.size * 0.3))
+    text_known = lexicon and known(text)
+    excused, lex_used = 0, False  # characters let be; whether the lexicon let one be
     for i, ch in enumerate(text):
         n = idx[i]
         bank = stack
@@ -865,23 +878,35 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
         for sh in (-1, 1):
             best[sel] = np.maximum(best[sel], dice_at(sh, sel))
         alike = next((a for a in _ALIKE if ch in a), {ch})
-        for m in np.argsort(-best)[:4]:
-            alt = _ALTS[m] if m < len(_ALTS) else ch
-            if alt in alike:
-                continue
-            if best[m] > best[n] + margin and not (
-                    prior_gap is not None
-                    and prior_bits(text[:i] + alt + text[i + 1:]) - prior_bits(text) >= prior_gap):
-                return f"{ch!r} at {i} looks like {alt!r} ({best[n]:.2f} < {best[m]:.2f})"
-            break
+
+        def reading(m: int) -> str:
+            return text[:i] + (_ALTS[m] if m < len(_ALTS) else ch) + text[i + 1:]
+
+        order = np.argsort(-best)
+        top = next((m for m in order[:4] if reading(m)[i] not in alike), None)
+        if top is None or best[top] <= best[n] + margin:
+            continue
+        if (prior_gap is not None and not lex_used
+                and prior_bits(reading(top)) - prior_bits(text) >= prior_gap):
+            excused += 1
+            continue
+        if text_known and excused == 0 and not any(
+                known(reading(m)) for m in order
+                if best[m] > best[n] + margin and reading(m)[i] not in alike):
+            excused, lex_used = 1, True  # no better-fitting glyph makes a word
+            continue
+        alt = reading(top)[i]
+        return f"{ch!r} at {i} looks like {alt!r} ({best[n]:.2f} < {best[top]:.2f})"
     return None
 
 
 def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_shift: int,
-                alt_margin: float | None, prior_gap: float | None = None) -> tuple[float, int, str | None]:
+                alt_margin: float | None, prior_gap: float | None = None,
+                lexicon: bool = False) -> tuple[float, int, str | None]:
     """Verification of one word (module doc): score, best horizontal shift, and a misreading
-    found by the per-character comparison with alternative glyphs (or None; ``alt_margin`` and
-    ``prior_gap`` as in `_better_reading`, no comparison where ``alt_margin`` is None)."""
+    found by the per-character comparison with alternative glyphs (or None; ``alt_margin``,
+    ``prior_gap`` and ``lexicon`` as in `_better_reading`, no comparison where ``alt_margin`` is
+    None)."""
     r = _render_in_window(o, style, x, width, baseline)
     ob = _blur(o.alpha)
     # Character cells from the pen positions, in window columns.
@@ -905,7 +930,7 @@ def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_s
     if alt_margin is None:  # score only
         return best, best_dx, None
     misread = _better_reading(ob, o.text, style, [p + best_dx for p in pens], k,
-                              baseline - o.win[1], alt_margin, prior_gap)
+                              baseline - o.win[1], alt_margin, prior_gap, lexicon)
     return best, best_dx, misread
 
 
@@ -926,11 +951,13 @@ def _verify_drift(o: _Obs, style: Style, x: int, width: int, baseline: int,
                   cfg: LayoutConfig, alt_margin: float | None) -> tuple[float, int, str | None, int]:
     """`_verify_word` on the run's baseline and, where the word's ink says it sits higher or
     lower, there too: the better of the two, with its vertical offset."""
-    gap = cfg.alt_prior_bits
-    score, dx, misread = _verify_word(o, style, x, width, baseline, cfg.max_shift, alt_margin, gap)
+    gap, lex = cfg.alt_prior_bits, cfg.alt_lexicon
+    score, dx, misread = _verify_word(o, style, x, width, baseline, cfg.max_shift, alt_margin, gap,
+                                      lex)
     dy = _drift(o, style, baseline, min(cfg.max_drift, max(1, style.size // 4)))
     if dy:
-        s2, dx2, m2 = _verify_word(o, style, x, width, baseline + dy, cfg.max_shift, alt_margin, gap)
+        s2, dx2, m2 = _verify_word(o, style, x, width, baseline + dy, cfg.max_shift, alt_margin,
+                                   gap, lex)
         if s2 > score:
             return s2, dx2, m2, dy
     return score, dx, misread, 0
@@ -1017,17 +1044,20 @@ class _PageFonts:
         self.votes[winner] = self.votes.get(winner, 0.0) + weight
 
 
+def _faces(run: list[_Obs], page: _PageFonts, cfg: LayoutConfig) -> tuple[int, ...]:
+    """The faces (installed) that a run may be drawn in: a PDF's hints or the page's faces."""
+    hinted = all(_has_hints(o.word) for o in run)
+    cands = _hinted_candidates(run[0].word) if hinted else page.candidates(cfg.candidates)
+    return tuple(f for f in cands if font_available(f))
+
+
 def _choose_style(run: list[_Obs], color: tuple[int, int, int], page: _PageFonts,
                   cfg: LayoutConfig) -> tuple[Style, int] | None:
     hinted = all(_has_hints(o.word) for o in run)
     fit = sorted(run, key=lambda o: -len(o.text))[: cfg.fit_words]
     text = "".join(o.text for o in run)
-    if hinted:
-        w0 = run[0].word
-        cands = _hinted_candidates(w0)
-    else:
-        cands = page.candidates(cfg.candidates)
-    cands = tuple(f for f in cands if font_available(f) and covers(f, text))
+    w0 = run[0].word
+    cands = tuple(f for f in _faces(run, page, cfg) if covers(f, text))
     if not cands:
         return None
     def score(f: int, size: int, base: int) -> float:
@@ -1135,6 +1165,14 @@ def build_layer(image: np.ndarray, lines: list[OcrLine],
             obs += _split_colours(img, o, cfg)
         prev: tuple[Style, int] | None = None  # style and baseline of the line's last run
         for run in _split_runs(obs, cfg):
+            faces = _faces(run, page, cfg)
+            bare = [o for o in run if not any(covers(f, o.text) for f in faces)]
+            if bare and len(bare) < len(run):
+                # A word that no face covers (CJK, an icon read as such) leaves its run; the
+                # other words still get a style (and are verified as usual).
+                for o in bare:
+                    reject(o, nan, "no font covers the text")
+                run = [o for o in run if not any(o is b for b in bare)]
             given = all(o.word.color is not None for o in run) and _has_hints(run[0].word)
             if given:
                 color = tuple(int(c) for c in run[0].word.color)

@@ -549,13 +549,30 @@ def test_an_alternative_that_is_not_text_does_not_reject_a_word():
     # text; planted misreadings are still rejected (farty: an 'o' fits better, and "forty" is
     # text; yeors: an 's' fits better, and "yesrs" is not far less likely than "yeors").
     img, lines = _cm_sans_page("the whale has this community provided before years animal forty")
-    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None))
+    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None, alt_lexicon=False))
     assert "this" in [w.text for w, _, why in strict.rejected if why.startswith("misread")]
-    a = build_layer(img, lines)
+    a = build_layer(img, lines, LayoutConfig(alt_lexicon=False))
     assert "this" in a.layer.text.split()
     assert a.layer.n_words > strict.layer.n_words
     planted = build_layer(img, relabel(lines, {"years": "yeors", "forty": "farty"}))
     assert {"yeors", "farty"} <= {w.text for w, _, _ in planted.rejected}
+
+
+def test_a_known_word_is_not_rejected_for_an_alternative_that_is_no_word():
+    # The lexicon alone (prior off): "this" is a word and "thib" is not, so the 'b' that fits
+    # this face's 's' better does not reject it (nor "community", "before"). Planted misreadings
+    # stay rejected: non-words (farty) get no help; "whole" for "whale", because the 'a' that
+    # fits better makes a word; "yours" for "years", because two of its letters would need it.
+    img, lines = _cm_sans_page("the whale has this community provided before years animal forty")
+    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None, alt_lexicon=False))
+    flagged = {w.text for w, _, why in strict.rejected if why.startswith("misread")}
+    assert {"this", "community", "before"} <= flagged
+    for cfg in (LayoutConfig(alt_prior_bits=None), LayoutConfig()):
+        lex = build_layer(img, lines, cfg)
+        assert flagged <= set(lex.layer.text.split())
+        planted = build_layer(img, relabel(lines, {"forty": "farty", "whale": "whole",
+                                                   "years": "yours"}), cfg)
+        assert {"farty", "whole", "yours"} <= {w.text for w, _, _ in planted.rejected}
 
 
 def test_prior_bits_tells_text_from_misreadings():
@@ -566,3 +583,12 @@ def test_prior_bits_tells_text_from_misreadings():
         assert prior_bits(misread) - prior_bits(word) >= gap
     assert prior_bits("hcuse") > prior_bits("house")
     assert prior_bits("the") == prior_bits("the")  # nothing adapts between calls
+
+
+def test_a_word_no_face_covers_does_not_take_its_neighbours_with_it():
+    # An icon read as a CJK character (or CJK text among Latin words) in one run of one colour:
+    # only that word stays in the background.
+    img, lines = make_page([("Open the settings page now", DEJAVU, 18, (0, 0, 0), 10, 40)])
+    a = build_layer(img, relabel(lines, {"settings": "設定"}))
+    assert [(w.text, why) for w, _, why in a.rejected] == [("設定", "no font covers the text")]
+    assert a.layer.text.split() == ["Open", "the", "page", "now"]

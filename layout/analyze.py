@@ -117,8 +117,14 @@ class LayoutConfig:
             be rejected at a later one), 12 bits would let through 59 and 66 words, 0 and 1 of
             them wrong, and 8 bits 132 and 133, 7 and 3 of them wrong.
         alt_lexicon: ... or unless OCR's word is a known English word or number
-            (`layout.lexicon.known`: ``the``, ``1950``) and the word with that alternative is
-            not (``Ihe``, ``T950``); False: the prior alone decides. Measured in docs/history.md.
+            (`layout.lexicon.known`: ``the``, ``1950``), no glyph that fits better by the
+            margin makes a known word (``Ihe``, ``T950``; in either case), and the best of them
+            fits by at most this much better (soft Dice; a glyph that fits far better is the
+            reading: ``Zero`` read for ``Xero``); nor where that glyph is the claimed one's twin
+            in codes (``B`` for ``8``: ``852`` read for ``B52``). One character of a word
+            at most is let be so, and not where the prior let another be. None: the prior
+            alone decides. On the 64 screens 292 of the 299 words it lets through are within
+            0.10 (docs/history.md).
         color_split: consecutive words of one OCR line whose text colours differ by more than
             this RGB distance go to separate layer lines; so do the parts of one word whose
             glyphs differ so in colour (and in hue, see `_split_colours`).
@@ -161,7 +167,7 @@ class LayoutConfig:
     max_drift: int = 12
     alt_margin: float = 0.04
     alt_prior_bits: float | None = 12.0
-    alt_lexicon: bool = True
+    alt_lexicon: float | None = 0.10
     color_split: float = 60.0
     color_snap: float = 16.0
     fit_words: int = 6
@@ -737,6 +743,9 @@ MARK_INK = 0.5
 # Glyph pairs that look alike in many faces: never evidence of a misreading.
 _ALIKE = [set(g) for g in ("lI1|", "ij!", "oO0", "cC", "sS", "uU", "vV", "wW", "xX", "zZ", "pP",
                            "kK", "jJ", "yY", "9g", "5S")]
+# Digits and letters that OCR swaps in codes (``852`` read for ``B52``): where one fits better
+# than the other, the lexicon does not let the claimed one be (`_better_reading`).
+_TWINS = [set(g) for g in ("8B", "2Z", "6Gb", "0DQ", "1T", "4A", "7T")]
 
 
 def _bank_frame(font: int, size: int) -> tuple[int, int, int, int]:
@@ -788,7 +797,7 @@ def _accented(ch: str) -> bool:
 
 def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], k: float,
                     baseline_row: int, margin: float, prior_gap: float | None = None,
-                    lexicon: bool = False) -> str | None:
+                    lexicon: float | None = None) -> str | None:
     """The first character for which another glyph fits the original pixels clearly better.
 
     Each character is judged in context: hypotheses are the word drawn from unscaled glyphs at
@@ -798,9 +807,11 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
     beats it by more than `margin` in soft Dice, unless ``prior_gap`` is given and the text with
     that alternative costs at least ``prior_gap`` bits more than ``text`` under the text coder's
     prior (`layout.textcoder.prior_bits`: the alternative reading is not text), or ``lexicon``
-    is set and ``text`` is a known word or number (`layout.lexicon.known`) while the reading with
-    the alternatives is not: no glyph that beats the claimed one by `margin` makes a known word
-    (``whole`` read for ``whale``: the ``a`` that fits better makes one). The lexicon lets be
+    is given, ``text`` is a known word or number (`layout.lexicon.known`), no glyph that beats
+    the claimed one by `margin` makes a known word, in its case or the other (``whole`` read for
+    ``whale``: the ``a`` that fits better makes one), and the best of them beats it by at most
+    ``lexicon`` (``Zero`` read for ``Xero``: the ``X`` fits far better), and none of them is a
+    digit's or letter's twin in codes (`_TWINS`: ``852`` read for ``B52``). The lexicon lets be
     one character of a word and only where no other is let be (``yours`` read for ``years``:
     ``yeurs`` and ``yosrs`` are no words). An accented
     letter (``é``, ``Ö``) is judged the same way, its own glyph against the bank, and loses where
@@ -825,7 +836,7 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
               for c, n in zip(text, idx)]
     pen = [int(round(p)) for p in pens]
     ctx_w = int(math.ceil(style.size * 0.3))
-    text_known = lexicon and known(text)
+    text_known = lexicon is not None and known(text)
     excused, lex_used = 0, False  # characters let be; whether the lexicon let one be
     for i, ch in enumerate(text):
         n = idx[i]
@@ -879,8 +890,9 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
             best[sel] = np.maximum(best[sel], dice_at(sh, sel))
         alike = next((a for a in _ALIKE if ch in a), {ch})
 
-        def reading(m: int) -> str:
-            return text[:i] + (_ALTS[m] if m < len(_ALTS) else ch) + text[i + 1:]
+        def reading(m: int, swap: bool = False) -> str:
+            alt = _ALTS[m] if m < len(_ALTS) else ch
+            return text[:i] + (alt.swapcase() if swap else alt) + text[i + 1:]
 
         order = np.argsort(-best)
         top = next((m for m in order[:4] if reading(m)[i] not in alike), None)
@@ -890,9 +902,10 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
                 and prior_bits(reading(top)) - prior_bits(text) >= prior_gap):
             excused += 1
             continue
-        if text_known and excused == 0 and not any(
-                known(reading(m)) for m in order
-                if best[m] > best[n] + margin and reading(m)[i] not in alike):
+        twins = set().union(*(t for t in _TWINS if ch in t)) - {ch}
+        if text_known and excused == 0 and best[top] - best[n] <= lexicon and not any(
+                known(reading(m)) or known(reading(m, swap=True)) or reading(m)[i] in twins
+                for m in order if best[m] > best[n] + margin and reading(m)[i] not in alike):
             excused, lex_used = 1, True  # no better-fitting glyph makes a word
             continue
         alt = reading(top)[i]
@@ -902,7 +915,7 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
 
 def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_shift: int,
                 alt_margin: float | None, prior_gap: float | None = None,
-                lexicon: bool = False) -> tuple[float, int, str | None]:
+                lexicon: float | None = None) -> tuple[float, int, str | None]:
     """Verification of one word (module doc): score, best horizontal shift, and a misreading
     found by the per-character comparison with alternative glyphs (or None; ``alt_margin``,
     ``prior_gap`` and ``lexicon`` as in `_better_reading`, no comparison where ``alt_margin`` is

@@ -549,9 +549,9 @@ def test_an_alternative_that_is_not_text_does_not_reject_a_word():
     # text; planted misreadings are still rejected (farty: an 'o' fits better, and "forty" is
     # text; yeors: an 's' fits better, and "yesrs" is not far less likely than "yeors").
     img, lines = _cm_sans_page("the whale has this community provided before years animal forty")
-    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None, alt_lexicon=False))
+    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None, alt_lexicon=None))
     assert "this" in [w.text for w, _, why in strict.rejected if why.startswith("misread")]
-    a = build_layer(img, lines, LayoutConfig(alt_lexicon=False))
+    a = build_layer(img, lines, LayoutConfig(alt_lexicon=None))
     assert "this" in a.layer.text.split()
     assert a.layer.n_words > strict.layer.n_words
     planted = build_layer(img, relabel(lines, {"years": "yeors", "forty": "farty"}))
@@ -559,12 +559,13 @@ def test_an_alternative_that_is_not_text_does_not_reject_a_word():
 
 
 def test_a_known_word_is_not_rejected_for_an_alternative_that_is_no_word():
-    # The lexicon alone (prior off): "this" is a word and "thib" is not, so the 'b' that fits
-    # this face's 's' better does not reject it (nor "community", "before"). Planted misreadings
-    # stay rejected: non-words (farty) get no help; "whole" for "whale", because the 'a' that
-    # fits better makes a word; "yours" for "years", because two of its letters would need it.
+    # In this face at em 12. The lexicon alone (prior off): "this" is a word and "thib" is not,
+    # so the 'b' that fits this face's 's' better does not reject it (nor "community", "before").
+    # Planted misreadings stay rejected: non-words (farty) get no help; "whole" for "whale",
+    # because the 'a' that fits better makes a word; "yours" for "years", because two of its
+    # letters would need it.
     img, lines = _cm_sans_page("the whale has this community provided before years animal forty")
-    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None, alt_lexicon=False))
+    strict = build_layer(img, lines, LayoutConfig(alt_prior_bits=None, alt_lexicon=None))
     flagged = {w.text for w, _, why in strict.rejected if why.startswith("misread")}
     assert {"this", "community", "before"} <= flagged
     for cfg in (LayoutConfig(alt_prior_bits=None), LayoutConfig()):
@@ -573,6 +574,17 @@ def test_a_known_word_is_not_rejected_for_an_alternative_that_is_no_word():
         planted = build_layer(img, relabel(lines, {"forty": "farty", "whale": "whole",
                                                    "years": "yours"}), cfg)
         assert {"farty", "whole", "yours"} <= {w.text for w, _, _ in planted.rejected}
+
+
+@pytest.mark.parametrize("fid,em", [(ARIMO, 11), (DEJAVU, 11), (DEJAVU, 16)])
+def test_the_lexicon_does_not_pass_a_code_or_name_misread_as_a_word(fid, em):
+    # "Zero" for "Xero": the 'X' fits far better than the 'Z' (more than alt_lexicon); "852"
+    # for "B52": the 'B' that fits better is the '8''s twin in codes. (Line drop off: it would
+    # reject "Zero" before the misreading check is asked.)
+    img, lines = make_page([("Hello world quickly 1950 B52 Xero", fid, em, (0, 0, 0), 10, 35)])
+    a = build_layer(img, relabel(lines, {"B52": "852", "Xero": "Zero"}), LayoutConfig(line_drop=1.0))
+    assert {"852", "Zero"} <= {w.text for w, _, why in a.rejected if why.startswith("misread")}
+    assert {"Hello", "world", "quickly", "1950"} <= set(a.layer.text.split())
 
 
 def test_prior_bits_tells_text_from_misreadings():

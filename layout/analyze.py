@@ -123,8 +123,8 @@ class LayoutConfig:
             reading: ``Zero`` read for ``Xero``); nor where that glyph is the claimed one's twin
             in codes (``B`` for ``8``: ``852`` read for ``B52``). One character of a word
             at most is let be so, and not where the prior let another be. None: the prior
-            alone decides. On the 64 screens 292 of the 299 words it lets through are within
-            0.10 (docs/history.md).
+            alone decides. Of the 299 words that the lexicon without this bound let through on
+            the 64 screens, 292 were within 0.10 (docs/history.md).
         color_split: consecutive words of one OCR line whose text colours differ by more than
             this RGB distance go to separate layer lines; so do the parts of one word whose
             glyphs differ so in colour (and in hue, see `_split_colours`).

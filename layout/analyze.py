@@ -890,12 +890,14 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
             best[sel] = np.maximum(best[sel], dice_at(sh, sel))
         alike = next((a for a in _ALIKE if ch in a), {ch})
 
+        def glyph(m: int) -> str:
+            return _ALTS[m] if m < len(_ALTS) else ch
+
         def reading(m: int, swap: bool = False) -> str:
-            alt = _ALTS[m] if m < len(_ALTS) else ch
-            return text[:i] + (alt.swapcase() if swap else alt) + text[i + 1:]
+            return text[:i] + (glyph(m).swapcase() if swap else glyph(m)) + text[i + 1:]
 
         order = np.argsort(-best)
-        top = next((m for m in order[:4] if reading(m)[i] not in alike), None)
+        top = next((m for m in order[:4] if glyph(m) not in alike), None)
         if top is None or best[top] <= best[n] + margin:
             continue
         if (prior_gap is not None and not lex_used
@@ -904,12 +906,11 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
             continue
         twins = set().union(*(t for t in _TWINS if ch in t)) - {ch}
         if text_known and excused == 0 and best[top] - best[n] <= lexicon and not any(
-                known(reading(m)) or known(reading(m, swap=True)) or reading(m)[i] in twins
-                for m in order if best[m] > best[n] + margin and reading(m)[i] not in alike):
+                known(reading(m)) or known(reading(m, swap=True)) or glyph(m) in twins
+                for m in order if best[m] > best[n] + margin and glyph(m) not in alike):
             excused, lex_used = 1, True  # no better-fitting glyph makes a word
             continue
-        alt = reading(top)[i]
-        return f"{ch!r} at {i} looks like {alt!r} ({best[n]:.2f} < {best[top]:.2f})"
+        return f"{ch!r} at {i} looks like {glyph(top)!r} ({best[n]:.2f} < {best[top]:.2f})"
     return None
 
 

@@ -65,5 +65,5 @@ def known(text: str) -> bool:
     core = _strip(unicodedata.normalize("NFKC", text).translate(_APOSTROPHES))
     if not core:
         return False
-    parts = _PARTS.split(core)
-    return all(_known_part(_strip(p)) for p in parts if _strip(p)) and any(_strip(p) for p in parts)
+    # `core` starts with a letter or digit, so its first part is never empty.
+    return all(_known_part(p) for p in map(_strip, _PARTS.split(core)) if p)

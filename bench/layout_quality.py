@@ -9,7 +9,9 @@ pixels from the top-left corner (keeps OCR time modest on this small machine):
 - misread rejection: on a copy of the OCR result, one accepted word per line (at most
   ``--plant`` per image) is changed by one character (substitution by a letter that is not a
   look-alike, deletion or insertion); the share of those planted misreadings that
-  `build_layer` rejects;
+  `build_layer` rejects; with ``--digits``, the planted misreadings are numbers instead: one
+  digit of an accepted word with at least two digits changed to another digit (``2019`` read
+  as ``2016``, the misreading that hurts most in prices, dates and codes);
 - word F1 (``--f1``): OCR of the image decoded from a ``.picd`` at ``--bpp`` against OCR of the
   original (encodes with the cached OCR, decodes with the paste renderer, then runs OCR again);
 - layout time: seconds in `build_layer` per image.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import string
 import sys
 import time
 from pathlib import Path
@@ -61,11 +64,26 @@ def _alike(a: str, b: str) -> bool:
     return any(a in g and b in g for g in _ALIKE)
 
 
-def plant(lines: list[OcrLine], accepted: set, rng: random.Random, limit: int):
-    """A copy of `lines` with one accepted word per line misread; and the planted (text, box)."""
+def plant(lines: list[OcrLine], accepted: set, rng: random.Random, limit: int,
+          digits: bool = False):
+    """A copy of `lines` with one accepted word per line misread; and the planted (text, box).
+
+    ``digits``: a digit of a word with two or more digits changed to another digit."""
     out, planted = [], set()
     for line in lines:
         words = list(line.words)
+        if digits:
+            cands = [i for i, w in enumerate(words) if (w.text, w.box) in accepted
+                     and sum(c in string.digits for c in w.text) >= 2]
+            if cands and len(planted) < limit:
+                w = words[i := rng.choice(cands)]
+                j = rng.choice([j for j, c in enumerate(w.text) if c in string.digits])
+                new = rng.choice([d for d in string.digits if d != w.text[j]])
+                text = w.text[:j] + new + w.text[j + 1:]
+                words[i] = OcrWord(text, w.box, w.confidence)
+                planted.add((text, w.box))
+            out.append(OcrLine(tuple(words)))
+            continue
         cands = [i for i, w in enumerate(words) if (w.text, w.box) in accepted
                  and sum(c.isalpha() for c in w.text) >= 3]
         if cands and len(planted) < limit:
@@ -107,6 +125,8 @@ def main(argv=None) -> int:
     ap.add_argument("--f1", action="store_true", help="also encode/decode and measure word F1")
     ap.add_argument("--bpp", type=float, default=0.02)
     ap.add_argument("--files", nargs="*", type=Path)
+    ap.add_argument("--digits", action="store_true",
+                    help="plant digit misreadings in numbers instead of letter misreadings")
     ap.add_argument("--alt-margin", type=float, default=None,
                     help="LayoutConfig.alt_margin to measure (default: the configured one)")
     args = ap.parse_args(argv)
@@ -126,7 +146,7 @@ def main(argv=None) -> int:
         rejected = {(w.text, w.box) for w, _, _ in a.rejected}
         accepted = {(w.text, w.box) for l in lines for w in l.words} - rejected
         rng = random.Random(path.name)
-        bad_lines, planted = plant(lines, accepted, rng, args.plant)
+        bad_lines, planted = plant(lines, accepted, rng, args.plant, args.digits)
         b = build_layer(img, bad_lines, cfg)
         caught = len(planted & {(w.text, w.box) for w, _, _ in b.rejected})
         f1 = float("nan")

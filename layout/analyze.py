@@ -107,14 +107,6 @@ class LayoutConfig:
             or digit (not a look-alike) matches the original pixels better by more than this
             soft-Dice margin. Not applied to exact text layers (module doc), nor is
             ``max_stretch_dev``.
-        alt_margin_digit: a digit is also rejected as misread when another digit matches the
-            original pixels better by more than this soft-Dice margin (smaller than
-            ``alt_margin``): a number misread as another number is as plausible as the true one,
-            so neither the prior nor the lexicon below can excuse it, and the price, date or
-            code it shows is wrong. None: digits are judged only as other characters are. On
-            the screens of both splits of `bench/layout_quality.py` with ``--digits``, 0.02
-            catches 257 of 282 planted digit misreadings (236 of 294 without) and accepts 16
-            fewer of the 8445 words OCR found (docs/history.md).
         alt_prior_bits: ... unless the text coder's prior (`layout.textcoder.prior_bits`) spends
             at least this many bits more on the word with that alternative than on OCR's word:
             then the alternative reading is not text, and the character is let be (None: never).
@@ -174,7 +166,6 @@ class LayoutConfig:
     max_shift: int = 1
     max_drift: int = 12
     alt_margin: float = 0.04
-    alt_margin_digit: float | None = 0.02
     alt_prior_bits: float | None = 12.0
     alt_lexicon: float | None = 0.10
     color_split: float = 60.0
@@ -746,7 +737,6 @@ def _quick_score(o: _Obs, style: Style, baseline: int) -> tuple[float, int, int]
 
 
 _ALTS = string.ascii_letters + string.digits
-_DIGITS = tuple(_ALTS.index(d) for d in string.digits)
 #: An accented letter is a misreading where the original has less than this share of the ink
 #: of its marks (the glyph's ink that its base letter lacks, blurred, at the best of -1, 0, 1 px).
 MARK_INK = 0.5
@@ -807,7 +797,7 @@ def _accented(ch: str) -> bool:
 
 def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], k: float,
                     baseline_row: int, margin: float, prior_gap: float | None = None,
-                    lexicon: float | None = None, digit_margin: float | None = None) -> str | None:
+                    lexicon: float | None = None) -> str | None:
     """The first character for which another glyph fits the original pixels clearly better.
 
     Each character is judged in context: hypotheses are the word drawn from unscaled glyphs at
@@ -823,8 +813,7 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
     ``lexicon`` (``Zero`` read for ``Xero``: the ``X`` fits far better), and none of them is a
     digit's or letter's twin in codes (`_TWINS`: ``852`` read for ``B52``). The lexicon lets be
     one character of a word and only where no other is let be (``yours`` read for ``years``:
-    ``yeurs`` and ``yosrs`` are no words). A digit also loses, and nothing excuses it, where
-    another digit beats it by more than ``digit_margin`` (``2016`` read for ``2019``). An accented
+    ``yeurs`` and ``yosrs`` are no words). An accented
     letter (``é``, ``Ö``) is judged the same way, its own glyph against the bank, and loses where
     the original has less than `MARK_INK` of its marks' ink (a diacritic OCR added:
     ``Öctober``); other characters (marks, symbols) are not judged but drawn as context.
@@ -908,10 +897,6 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
             return text[:i] + (glyph(m).swapcase() if swap else glyph(m)) + text[i + 1:]
 
         order = np.argsort(-best)
-        if digit_margin is not None and n < len(_ALTS) and ch in string.digits:
-            dig = max((m for m in _DIGITS if m != n), key=lambda m: best[m])
-            if best[dig] > best[n] + digit_margin:  # another number: nothing excuses it
-                return f"{ch!r} at {i} looks like {glyph(dig)!r} ({best[n]:.2f} < {best[dig]:.2f})"
         top = next((m for m in order[:4] if glyph(m) not in alike), None)
         if top is None or best[top] <= best[n] + margin:
             continue
@@ -931,12 +916,11 @@ def _better_reading(ob: np.ndarray, text: str, style: Style, pens: list[float], 
 
 def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_shift: int,
                 alt_margin: float | None, prior_gap: float | None = None,
-                lexicon: float | None = None,
-                digit_margin: float | None = None) -> tuple[float, int, str | None]:
+                lexicon: float | None = None) -> tuple[float, int, str | None]:
     """Verification of one word (module doc): score, best horizontal shift, and a misreading
     found by the per-character comparison with alternative glyphs (or None; ``alt_margin``,
-    ``prior_gap``, ``lexicon`` and ``digit_margin`` as in `_better_reading`, no comparison
-    where ``alt_margin`` is None)."""
+    ``prior_gap`` and ``lexicon`` as in `_better_reading`, no comparison where ``alt_margin`` is
+    None)."""
     r = _render_in_window(o, style, x, width, baseline)
     ob = _blur(o.alpha)
     # Character cells from the pen positions, in window columns.
@@ -960,7 +944,7 @@ def _verify_word(o: _Obs, style: Style, x: int, width: int, baseline: int, max_s
     if alt_margin is None:  # score only
         return best, best_dx, None
     misread = _better_reading(ob, o.text, style, [p + best_dx for p in pens], k,
-                              baseline - o.win[1], alt_margin, prior_gap, lexicon, digit_margin)
+                              baseline - o.win[1], alt_margin, prior_gap, lexicon)
     return best, best_dx, misread
 
 
@@ -981,13 +965,13 @@ def _verify_drift(o: _Obs, style: Style, x: int, width: int, baseline: int,
                   cfg: LayoutConfig, alt_margin: float | None) -> tuple[float, int, str | None, int]:
     """`_verify_word` on the run's baseline and, where the word's ink says it sits higher or
     lower, there too: the better of the two, with its vertical offset."""
-    gap, lex, dig = cfg.alt_prior_bits, cfg.alt_lexicon, cfg.alt_margin_digit
+    gap, lex = cfg.alt_prior_bits, cfg.alt_lexicon
     score, dx, misread = _verify_word(o, style, x, width, baseline, cfg.max_shift, alt_margin, gap,
-                                      lex, dig)
+                                      lex)
     dy = _drift(o, style, baseline, min(cfg.max_drift, max(1, style.size // 4)))
     if dy:
         s2, dx2, m2 = _verify_word(o, style, x, width, baseline + dy, cfg.max_shift, alt_margin,
-                                   gap, lex, dig)
+                                   gap, lex)
         if s2 > score:
             return s2, dx2, m2, dy
     return score, dx, misread, 0

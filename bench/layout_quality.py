@@ -64,46 +64,51 @@ def _alike(a: str, b: str) -> bool:
     return any(a in g and b in g for g in _ALIKE)
 
 
+def _misread_letter(text: str, rng: random.Random) -> str | None:
+    """`text` with one letter substituted (not by a look-alike), deleted or doubled by another;
+    None where that would make a neighbouring pair such as "rn"/"m"."""
+    j = rng.choice([j for j, c in enumerate(text) if c.isalpha()])
+    c = text[j]
+    kind = rng.random()
+    if kind < 0.7:
+        new = rng.choice([a for a in string_pool(c) if a != c and not _alike(a, c)])
+        out = text[:j] + new + text[j + 1:]
+    elif kind < 0.85:
+        out = text[:j] + text[j + 1:]
+    else:
+        out = text[:j] + rng.choice(string_pool(c)) + text[j:]
+    if any(g in out and g not in text for g in ("rn", "m", "cl", "d", "vv", "w")):
+        return None
+    return out
+
+
+def _misread_digit(text: str, rng: random.Random) -> str:
+    """`text` with one digit changed to another digit."""
+    j = rng.choice([j for j, c in enumerate(text) if c in string.digits])
+    return text[:j] + rng.choice([d for d in string.digits if d != text[j]]) + text[j + 1:]
+
+
 def plant(lines: list[OcrLine], accepted: set, rng: random.Random, limit: int,
           digits: bool = False):
     """A copy of `lines` with one accepted word per line misread; and the planted (text, box).
 
-    ``digits``: a digit of a word with two or more digits changed to another digit."""
+    Letters are planted in words with three or more letters (`_misread_letter`); with
+    ``digits``, digits in words with two or more digits (`_misread_digit`)."""
+    def plantable(text: str) -> bool:
+        if digits:
+            return sum(c in string.digits for c in text) >= 2
+        return sum(c.isalpha() for c in text) >= 3
+
     out, planted = [], set()
     for line in lines:
         words = list(line.words)
-        if digits:
-            cands = [i for i, w in enumerate(words) if (w.text, w.box) in accepted
-                     and sum(c in string.digits for c in w.text) >= 2]
-            if cands and len(planted) < limit:
-                w = words[i := rng.choice(cands)]
-                j = rng.choice([j for j, c in enumerate(w.text) if c in string.digits])
-                new = rng.choice([d for d in string.digits if d != w.text[j]])
-                text = w.text[:j] + new + w.text[j + 1:]
-                words[i] = OcrWord(text, w.box, w.confidence)
-                planted.add((text, w.box))
-            out.append(OcrLine(tuple(words)))
-            continue
         cands = [i for i, w in enumerate(words) if (w.text, w.box) in accepted
-                 and sum(c.isalpha() for c in w.text) >= 3]
+                 and plantable(w.text)]
         if cands and len(planted) < limit:
             i = rng.choice(cands)
             w = words[i]
-            pos = [j for j, c in enumerate(w.text) if c.isalpha()]
-            j = rng.choice(pos)
-            c = w.text[j]
-            kind = rng.random()
-            if kind < 0.7:
-                pool = string_pool(c)
-                new = rng.choice([a for a in pool if a != c and not _alike(a, c)])
-                text = w.text[:j] + new + w.text[j + 1:]
-            elif kind < 0.85:
-                text = w.text[:j] + w.text[j + 1:]
-            else:
-                pool = string_pool(c)
-                text = w.text[:j] + rng.choice(pool) + w.text[j:]
-            # Neighbouring pairs such as "rn"/"m" are not planted.
-            if not any(g in text and g not in w.text for g in ("rn", "m", "cl", "d", "vv", "w")):
+            text = _misread_digit(w.text, rng) if digits else _misread_letter(w.text, rng)
+            if text is not None:
                 words[i] = OcrWord(text, w.box, w.confidence)
                 planted.add((text, w.box))
         out.append(OcrLine(tuple(words)))

@@ -21,8 +21,9 @@ from picd.imageio import load_input
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("pdfs", nargs="+")
-    ap.add_argument("--dpi", type=float, default=100.0)
-    ap.add_argument("--upscale", type=float, default=1.0)
+    ap.add_argument("--dpi", type=float, default=100.0, help="render resolution (default 100)")
+    ap.add_argument("--upscale", type=float, default=1.0,
+                    help="enlarge each render this many times (bicubic) before OCR (default 1)")
     args = ap.parse_args()
     f1s = []
     for path in args.pdfs:
